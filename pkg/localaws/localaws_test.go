@@ -1,0 +1,55 @@
+package localaws
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+)
+
+func TestStartServesTwoKinesisRegionsAndDynamoDB(t *testing.T) {
+	ctx := context.Background()
+	emu, err := Start(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	if len(emu.Kinesis) != 2 || emu.Kinesis[0] == emu.Kinesis[1] {
+		t.Fatalf("got kinesis endpoints %v, want two distinct", emu.Kinesis)
+	}
+
+	east1 := KinesisClient("us-east-1", emu.Kinesis[0])
+	east2 := KinesisClient("us-east-2", emu.Kinesis[1])
+	if err := CreateStream(ctx, east1, "only-in-east-1", 2); err != nil {
+		t.Fatal(err)
+	}
+	out, err := east2.ListStreams(ctx, &kinesis.ListStreamsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.StreamNames) != 0 {
+		t.Fatalf("got streams %v in the second Region, want none: the Regions must be separate", out.StreamNames)
+	}
+
+	ddb := DynamoDBClient("us-east-1", emu.DynamoDB)
+	if err := CreateTables(ctx, ddb, "kdsReplicationCheckpoint", "kdsActiveRegionConfig"); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(tables.TableNames); got != 2 {
+		t.Fatalf("got %d tables, want 2", got)
+	}
+
+	emu.Close()
+	if _, err := east1.ListStreams(ctx, &kinesis.ListStreamsInput{}, func(o *kinesis.Options) {
+		o.RetryMaxAttempts = 1
+		o.BaseEndpoint = aws.String(emu.Kinesis[0])
+	}); err == nil {
+		t.Fatal("emulator still answers after Close")
+	}
+}

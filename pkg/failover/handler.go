@@ -1,0 +1,560 @@
+// Package failover is the failover procedure behind the failover Lambda: it
+// moves the active Region of streams (fenced by an epoch), reports where each
+// CDC producer must resume, and swaps the replicators' reserved concurrency.
+// It knows nothing about the Lambda runtime beyond reading the request id.
+package failover
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+)
+
+// ConfigStore is what failover needs of the active-Region config table.
+type ConfigStore interface {
+	Get(ctx context.Context, stream string) (activeregion.Config, error)
+	List(ctx context.Context) ([]activeregion.Config, error)
+	Create(ctx context.Context, cfg activeregion.Config) (created bool, err error)
+	Switch(ctx context.Context, stream string, sw activeregion.Switch) (activeregion.Config, error)
+}
+
+// CheckpointLoader reads a stream's checkpoints, one per shard.
+type CheckpointLoader interface {
+	Load(ctx context.Context, stream string) ([]checkpoint.Checkpoint, error)
+}
+
+// DynamoDBAPI is the DynamoDB client both stores are built on.
+type DynamoDBAPI interface {
+	activeregion.DynamoDBAPI
+	checkpoint.DynamoDBAPI
+}
+
+var (
+	_ ConfigStore      = (*activeregion.Store)(nil)
+	_ CheckpointLoader = (*checkpoint.Store)(nil)
+	_ DynamoDBAPI      = (*dynamodb.Client)(nil)
+)
+
+// Clients are the SDK clients a Handler works through.
+type Clients struct {
+	DynamoDB DynamoDBAPI
+	// Concurrency holds a Lambda client per Region, for the replicators'
+	// reserved concurrency. A Region without one gets a warning, not a
+	// failure.
+	Concurrency map[string]ConcurrencyAPI
+}
+
+// Handler runs failover invocations.
+type Handler struct {
+	settings    Settings
+	configs     ConfigStore
+	checkpoints CheckpointLoader
+	concurrency map[string]ConcurrencyAPI
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+type options struct {
+	log         *slog.Logger
+	now         func() time.Time
+	configs     ConfigStore
+	checkpoints CheckpointLoader
+}
+
+// Option changes a Handler's defaults.
+type Option func(*options)
+
+// WithLogger sets the logger of the audit line (default: JSON to stdout).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the clock that stamps switches (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithStores replaces the DynamoDB-backed stores, for tests of the procedure.
+func WithStores(configs ConfigStore, checkpoints CheckpointLoader) Option {
+	return func(o *options) { o.configs, o.checkpoints = configs, checkpoints }
+}
+
+// NewHandler returns a Handler working on the tables named in s.
+func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
+	o := options{
+		log: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+		now: time.Now,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.configs == nil {
+		o.configs = activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable)
+	}
+	if o.checkpoints == nil {
+		o.checkpoints = checkpoint.NewStore(c.DynamoDB, s.CheckpointTable)
+	}
+	return &Handler{
+		settings:    s,
+		configs:     o.configs,
+		checkpoints: o.checkpoints,
+		concurrency: c.Concurrency,
+		log:         o.log,
+		now:         o.now,
+	}
+}
+
+// Handle runs one invocation. A bad payload, or a named stream without a
+// config item, is an error that changes nothing. Once the streams are known,
+// per-stream outcomes (conflict, stale epoch, a failed write) and failed
+// concurrency calls are reported in the Report, not as an error, so the
+// operator always sees what happened to every stream.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Report, error) {
+	req, err := DecodeRequest(payload, h.settings)
+	if err != nil {
+		h.log.ErrorContext(ctx, "failover request rejected", "error", err.Error())
+		return Report{}, err
+	}
+	inv := &invocation{
+		h:         h,
+		req:       req,
+		requestID: requestID(ctx),
+		at:        h.now().UTC(),
+		report:    Report{DryRun: req.DryRun, Streams: []StreamReport{}, Actions: []string{}, Warnings: []string{}},
+	}
+	switch req.Action {
+	case ActionStatus:
+		err = inv.status(ctx)
+	case ActionInit:
+		err = inv.init(ctx)
+	default:
+		err = inv.failover(ctx)
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "failover request failed", "action", req.Action, "error", err.Error())
+		return Report{}, err
+	}
+	inv.summarize()
+	h.audit(ctx, inv)
+	return inv.report, nil
+}
+
+// audit logs the report as one JSON line: the invocation's audit record,
+// next to the history entries the switch wrote.
+func (h *Handler) audit(ctx context.Context, inv *invocation) {
+	attrs := []any{"action", inv.req.Action, "reason", inv.req.Reason, "requestedBy", inv.req.RequestedBy}
+	if _, inLambda := lambdacontext.FromContext(ctx); !inLambda {
+		// In Lambda the logger adds requestId itself.
+		attrs = append(attrs, "requestId", inv.requestID)
+	}
+	body, err := json.Marshal(inv.report)
+	if err != nil {
+		h.log.ErrorContext(ctx, "encode failover report", "error", err.Error())
+		return
+	}
+	h.log.InfoContext(ctx, "failover report", append(attrs, "report", json.RawMessage(body))...)
+}
+
+func requestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return "local-" + hex.EncodeToString(b[:])
+}
+
+// invocation is the state of one Handle call.
+type invocation struct {
+	h         *Handler
+	req       Request
+	requestID string
+	at        time.Time
+	report    Report
+}
+
+func (inv *invocation) action(format string, args ...any) {
+	inv.report.Actions = append(inv.report.Actions, fmt.Sprintf(format, args...))
+}
+
+func (inv *invocation) warn(format string, args ...any) {
+	inv.report.Warnings = append(inv.report.Warnings, fmt.Sprintf(format, args...))
+}
+
+// resolve reads the config item of every requested stream, or of every
+// stream in the table when none is named, before anything is written: one
+// missing stream fails the whole call.
+func (inv *invocation) resolve(ctx context.Context) ([]activeregion.Config, error) {
+	table := inv.h.settings.ActiveRegionTable
+	var cfgs []activeregion.Config
+	if len(inv.req.Streams) == 0 {
+		all, err := inv.h.configs.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list streams of %s: %w", table, err)
+		}
+		cfgs = all
+	} else {
+		var missing []string
+		for _, name := range inv.req.Streams {
+			cfg, err := inv.h.configs.Get(ctx, name)
+			switch {
+			case errors.Is(err, activeregion.ErrNotFound):
+				missing = append(missing, name)
+			case err != nil:
+				return nil, fmt.Errorf("read config of stream %s: %w", name, err)
+			default:
+				cfgs = append(cfgs, cfg)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("%w: no config item in %s for stream(s) %s (create them with the init action); nothing was changed",
+				ErrBadRequest, table, strings.Join(missing, ", "))
+		}
+	}
+	for stream := range inv.req.IgnoreShards {
+		if !slices.ContainsFunc(cfgs, func(c activeregion.Config) bool { return c.StreamName == stream }) {
+			return nil, fmt.Errorf("%w: ignoreShards names stream %q, which has no config item in %s", ErrBadRequest, stream, table)
+		}
+	}
+	return cfgs, nil
+}
+
+func (inv *invocation) status(ctx context.Context) error {
+	cfgs, err := inv.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	if len(cfgs) == 0 {
+		inv.warn("config table %s has no items: create them with the init action", inv.h.settings.ActiveRegionTable)
+	}
+	for _, cfg := range cfgs {
+		sr := streamReport(cfg, StatusActive)
+		inv.addCheckpoints(ctx, &sr, awayFrom(cfg, ""))
+		inv.report.Streams = append(inv.report.Streams, sr)
+	}
+	return nil
+}
+
+func (inv *invocation) init(ctx context.Context) error {
+	target := inv.req.TargetRegion
+	for _, name := range inv.req.Streams {
+		existing, err := inv.h.configs.Get(ctx, name)
+		switch {
+		case err == nil:
+			inv.action("%s: config item exists (active in %s since %s, epoch %d): left unchanged",
+				name, existing.ActiveRegion, stamp(existing.ActiveSince), existing.Epoch)
+			inv.report.Streams = append(inv.report.Streams, streamReport(existing, StatusExists))
+			continue
+		case !errors.Is(err, activeregion.ErrNotFound):
+			return fmt.Errorf("read config of stream %s: %w", name, err)
+		}
+		cfg := activeregion.Config{
+			StreamName:   name,
+			ActiveRegion: target,
+			ActiveSince:  inv.at,
+			Epoch:        1,
+			History: []activeregion.Epoch{{
+				Region: target, Since: inv.at, Epoch: 1,
+				Reason: inv.req.Reason, RequestID: inv.requestID, RequestedBy: inv.req.RequestedBy,
+			}},
+			UpdatedBy: inv.updatedBy(),
+			Reason:    inv.req.Reason,
+		}
+		if inv.req.DryRun {
+			inv.action("%s: would create the config item with %s active (epoch 1)", name, target)
+			inv.report.Streams = append(inv.report.Streams, streamReport(cfg, StatusDryRun))
+			continue
+		}
+		created, err := inv.h.configs.Create(ctx, cfg)
+		if err != nil {
+			inv.warn("%s: config item not created: %v", name, err)
+			sr := streamReport(cfg, StatusFailed)
+			sr.ActiveRegion = ""
+			inv.report.Streams = append(inv.report.Streams, sr)
+			continue
+		}
+		if !created {
+			// Another init won the race between the read and the write.
+			if current, err := inv.h.configs.Get(ctx, name); err == nil {
+				cfg = current
+			}
+			inv.action("%s: config item exists (created concurrently): left unchanged", name)
+			inv.report.Streams = append(inv.report.Streams, streamReport(cfg, StatusExists))
+			continue
+		}
+		inv.action("%s: created the config item with %s active (epoch 1)", name, target)
+		inv.report.Streams = append(inv.report.Streams, streamReport(cfg, StatusCreated))
+	}
+	return nil
+}
+
+func (inv *invocation) failover(ctx context.Context) error {
+	cfgs, err := inv.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	if len(cfgs) == 0 {
+		return fmt.Errorf("%w: config table %s has no items, so there is nothing to fail over (create them with the init action)",
+			ErrBadRequest, inv.h.settings.ActiveRegionTable)
+	}
+	target := inv.req.TargetRegion
+	if own := inv.h.settings.OwnRegion; own != target {
+		inv.warn("this function runs in %s but activates %s: invoke the failover function of the Region to activate, the other may be impaired", own, target)
+	}
+	for _, cfg := range cfgs {
+		sr, after := inv.switchStream(ctx, cfg)
+		inv.addCheckpoints(ctx, &sr, awayFrom(after, target))
+		inv.report.Streams = append(inv.report.Streams, sr)
+	}
+	inv.swapConcurrency(ctx)
+	return nil
+}
+
+// switchStream moves one stream to the target Region and returns its report
+// and its config after the call (for a dry run, before it).
+func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config) (StreamReport, activeregion.Config) {
+	target := inv.req.TargetRegion
+	name := cfg.StreamName
+	// Checked before the fence, so that retrying a call that succeeded says
+	// "already active" instead of "stale epoch".
+	if cfg.ActiveRegion == target {
+		inv.action("%s: already active in %s since %s (epoch %d): nothing changed", name, target, stamp(cfg.ActiveSince), cfg.Epoch)
+		return streamReport(cfg, StatusAlreadyActive), cfg
+	}
+	if fence := inv.req.ExpectedEpoch; fence != nil && *fence != cfg.Epoch {
+		inv.warn("%s: at epoch %d (active in %s), not the expected epoch %d: not switched", name, cfg.Epoch, cfg.ActiveRegion, *fence)
+		return streamReport(cfg, StatusStaleEpoch), cfg
+	}
+	if inv.req.DryRun {
+		inv.action("%s: would switch %s → %s (epoch %d → %d)", name, cfg.ActiveRegion, target, cfg.Epoch, cfg.Epoch+1)
+		sr := streamReport(cfg, StatusDryRun)
+		sr.ActiveRegion, sr.PreviousRegion, sr.ActiveSince, sr.Epoch = target, cfg.ActiveRegion, inv.at, cfg.Epoch+1
+		return sr, cfg
+	}
+	// The epoch just read always fences the write, so that of two calls
+	// that read the same epoch exactly one switches.
+	readEpoch := cfg.Epoch
+	after, err := inv.h.configs.Switch(ctx, name, activeregion.Switch{
+		To:            target,
+		At:            inv.at,
+		ExpectedEpoch: &readEpoch,
+		Reason:        inv.req.Reason,
+		RequestID:     inv.requestID,
+		RequestedBy:   inv.req.RequestedBy,
+		UpdatedBy:     inv.updatedBy(),
+		HistoryLimit:  inv.h.settings.HistoryLimit,
+	})
+	switch {
+	case err == nil && after.Epoch == readEpoch+1 && after.ActiveRegion == target:
+		inv.action("%s: switched %s → %s (epoch %d → %d)", name, cfg.ActiveRegion, target, readEpoch, after.Epoch)
+		return streamReport(after, StatusSwitched), after
+	case err == nil, errors.Is(err, activeregion.ErrConflict), errors.Is(err, activeregion.ErrStaleEpoch):
+		current := cfg
+		if fresh, getErr := inv.h.configs.Get(ctx, name); getErr == nil {
+			current = fresh
+		}
+		status := StatusConflict
+		if inv.req.ExpectedEpoch != nil {
+			status = StatusStaleEpoch
+		}
+		inv.warn("%s: another failover changed it after this call read epoch %d (now active in %s, epoch %d): this call changed nothing",
+			name, readEpoch, current.ActiveRegion, current.Epoch)
+		return streamReport(current, status), current
+	default:
+		inv.warn("%s: switch to %s failed, nothing changed for this stream: %v", name, target, err)
+		return streamReport(cfg, StatusFailed), cfg
+	}
+}
+
+func (inv *invocation) updatedBy() string {
+	if inv.req.RequestedBy != "" {
+		return inv.req.RequestedBy
+	}
+	return "failover " + inv.requestID
+}
+
+func streamReport(cfg activeregion.Config, status string) StreamReport {
+	sr := StreamReport{
+		StreamName:   cfg.StreamName,
+		Status:       status,
+		ActiveRegion: cfg.ActiveRegion,
+		ActiveSince:  cfg.ActiveSince,
+		Epoch:        cfg.Epoch,
+		Shards:       []ShardReport{},
+	}
+	if prev, ok := previousEpoch(cfg); ok {
+		sr.PreviousRegion = prev.Region
+	}
+	return sr
+}
+
+func previousEpoch(cfg activeregion.Config) (activeregion.Epoch, bool) {
+	if len(cfg.History) < 2 {
+		return activeregion.Epoch{}, false
+	}
+	return cfg.History[len(cfg.History)-2], true
+}
+
+// source is the Region (and its epoch) whose replicator wrote the checkpoints
+// a report is about: the Region being failed away from.
+type source struct {
+	region string
+	epoch  int64
+	known  bool
+}
+
+// awayFrom names the source of the checkpoints that matter for cfg: when
+// target is already active, the Region active in the epoch before; otherwise
+// the Region active now.
+func awayFrom(cfg activeregion.Config, target string) source {
+	if cfg.ActiveRegion != target {
+		return source{region: cfg.ActiveRegion, epoch: cfg.Epoch, known: true}
+	}
+	prev, ok := previousEpoch(cfg)
+	return source{region: prev.Region, epoch: prev.Epoch, known: ok}
+}
+
+// addCheckpoints lists the stream's shards and derives its resume point.
+func (inv *invocation) addCheckpoints(ctx context.Context, sr *StreamReport, from source) {
+	name := sr.StreamName
+	cps, err := inv.h.checkpoints.Load(ctx, name)
+	if err != nil {
+		inv.warn("%s: checkpoints could not be read, so there is no resumeFrom: %v", name, err)
+		return
+	}
+	if len(cps) == 0 {
+		inv.warn("%s: no checkpoint in %s, so there is no resumeFrom (nothing replicated yet?)", name, inv.h.settings.CheckpointTable)
+		return
+	}
+	ignore := inv.req.IgnoreShards[name]
+	var counted []checkpoint.Checkpoint
+	for _, cp := range cps {
+		ignored := slices.Contains(ignore, cp.ShardID)
+		sr.Shards = append(sr.Shards, ShardReport{
+			ShardID:                 cp.ShardID,
+			LastReplicatedTimestamp: cp.LastReplicatedTimestamp,
+			LastSequenceNumber:      cp.LastSequenceNumber,
+			TargetSequenceNumber:    cp.TargetSequenceNumber,
+			UpdatedAt:               cp.UpdatedAt,
+			SourceRegion:            cp.SourceRegion,
+			CheckpointEpoch:         cp.Epoch,
+			Ignored:                 ignored,
+		})
+		if ignored {
+			continue
+		}
+		counted = append(counted, cp)
+		if from.known && (cp.SourceRegion != from.region || cp.Epoch < from.epoch) {
+			inv.warn("%s %s: checkpoint was written by the replicator of %s in epoch %d, not by %s's in epoch %d: it may not describe what reached the target",
+				name, cp.ShardID, cp.SourceRegion, cp.Epoch, from.region, from.epoch)
+		}
+	}
+	for _, shard := range ignore {
+		if !slices.ContainsFunc(cps, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == shard }) {
+			inv.warn("%s: ignoreShards names %s, which has no checkpoint", name, shard)
+		}
+	}
+	resume, ok := checkpoint.ResumePoint(counted)
+	if !ok {
+		inv.warn("%s: every shard is in ignoreShards, so there is no resumeFrom", name)
+		return
+	}
+	sr.ResumeFrom = &resume
+	inv.warnIdle(name, counted, resume)
+}
+
+// warnIdle names the shards whose checkpoint lags the stream's newest by more
+// than the threshold: an idle or closed shard's old checkpoint holds the
+// resume point back, and only the operator knows whether it may be ignored.
+func (inv *invocation) warnIdle(name string, counted []checkpoint.Checkpoint, resume time.Time) {
+	newest := slices.MaxFunc(counted, func(a, b checkpoint.Checkpoint) int {
+		return a.LastReplicatedTimestamp.Compare(b.LastReplicatedTimestamp)
+	}).LastReplicatedTimestamp
+	var idle, busy []checkpoint.Checkpoint
+	for _, cp := range counted {
+		if newest.Sub(cp.LastReplicatedTimestamp) > inv.h.settings.IdleShardThreshold {
+			idle = append(idle, cp)
+		} else {
+			busy = append(busy, cp)
+		}
+	}
+	if len(idle) == 0 {
+		return
+	}
+	withoutIdle, _ := checkpoint.ResumePoint(busy)
+	var names []string
+	for _, cp := range idle {
+		names = append(names, cp.ShardID)
+		inv.warn("%s %s: checkpoint %s is %s behind the stream's newest (%s)",
+			name, cp.ShardID, stamp(cp.LastReplicatedTimestamp), newest.Sub(cp.LastReplicatedTimestamp), stamp(newest))
+	}
+	inv.warn("%s: idle or closed shard(s) %s hold resumeFrom back by %s (%s instead of %s); if they are idle or closed, exclude them with \"ignoreShards\":{%q:[%s]}",
+		name, strings.Join(names, ", "), withoutIdle.Sub(resume), stamp(resume), stamp(withoutIdle), name, quoteAll(names))
+}
+
+// summarize fills the report's top-level fields from its streams.
+func (inv *invocation) summarize() {
+	r := &inv.report
+	var active, previous []string
+	var latestSince time.Time
+	var switched bool
+	var withoutResume []string
+	for _, s := range r.Streams {
+		if s.ActiveRegion != "" && !slices.Contains(active, s.ActiveRegion) {
+			active = append(active, s.ActiveRegion)
+		}
+		if s.PreviousRegion != "" && !slices.Contains(previous, s.PreviousRegion) {
+			previous = append(previous, s.PreviousRegion)
+		}
+		if s.ActiveSince.After(latestSince) {
+			latestSince = s.ActiveSince
+		}
+		switched = switched || s.Status == StatusSwitched || (s.Status == StatusDryRun && inv.req.Action == ActionFailover)
+		if s.ResumeFrom == nil {
+			withoutResume = append(withoutResume, s.StreamName)
+		} else if r.LogStreamStart == nil || s.ResumeFrom.Before(*r.LogStreamStart) {
+			r.LogStreamStart = s.ResumeFrom
+		}
+	}
+	slices.Sort(previous)
+	r.PreviousRegion = strings.Join(previous, ",")
+	switch {
+	case inv.req.TargetRegion != "":
+		r.ActiveRegion = inv.req.TargetRegion
+	case len(active) == 1:
+		r.ActiveRegion = active[0]
+	case len(active) > 1:
+		slices.Sort(active)
+		inv.warn("streams are active in different Regions (%s): see each stream's activeRegion", strings.Join(active, ", "))
+	}
+	if switched {
+		r.SwitchedAt = &inv.at
+	} else if !latestSince.IsZero() {
+		r.SwitchedAt = &latestSince
+	}
+	if r.LogStreamStart != nil && len(withoutResume) > 0 {
+		inv.warn("logStreamStart leaves out stream(s) without a resumeFrom: %s", strings.Join(withoutResume, ", "))
+	}
+	slices.SortFunc(r.Streams, func(a, b StreamReport) int { return cmp.Compare(a.StreamName, b.StreamName) })
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func quoteAll(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(quoted, ",")
+}

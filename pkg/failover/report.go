@@ -1,0 +1,73 @@
+package failover
+
+import "time"
+
+// Per-stream outcomes of an invocation (StreamReport.Status).
+const (
+	// StatusSwitched: this call moved the stream to the target Region.
+	StatusSwitched = "switched"
+	// StatusAlreadyActive: the target Region was already active; nothing changed.
+	StatusAlreadyActive = "alreadyActive"
+	// StatusStaleEpoch: the stream is not at the payload's expectedEpoch; nothing changed.
+	StatusStaleEpoch = "staleEpoch"
+	// StatusConflict: another failover switched the stream between this
+	// call's read and its write; that one won, this one changed nothing.
+	StatusConflict = "conflict"
+	// StatusDryRun: the stream would be switched; nothing was written.
+	StatusDryRun = "dryRun"
+	// StatusFailed: the switch could not be written (the error is in
+	// warnings); nothing changed for this stream.
+	StatusFailed = "failed"
+	// StatusActive: read-only report of the stream's current state (status).
+	StatusActive = "active"
+	// StatusCreated / StatusExists: init created the config item, or found
+	// one and left it as it is.
+	StatusCreated = "created"
+	StatusExists  = "exists"
+)
+
+// Report is the invocation's response, its log line and its audit record.
+// The field names are the contract of DESIGN.md; status, activeRegion,
+// previousRegion and activeSince per stream, ignored per shard, actions and
+// warnings are additions.
+type Report struct {
+	ActiveRegion   string         `json:"activeRegion"`
+	PreviousRegion string         `json:"previousRegion"`
+	SwitchedAt     *time.Time     `json:"switchedAt"`
+	DryRun         bool           `json:"dryRun"`
+	Streams        []StreamReport `json:"streams"`
+	// LogStreamStart is the minimum resumeFrom over the streams: where the
+	// CDC log-stream task starts.
+	LogStreamStart *time.Time `json:"logStreamStart"`
+	Actions        []string   `json:"actions"`
+	Warnings       []string   `json:"warnings"`
+}
+
+// StreamReport is one stream's part of the report.
+type StreamReport struct {
+	StreamName     string    `json:"streamName"`
+	Status         string    `json:"status"`
+	ActiveRegion   string    `json:"activeRegion"`
+	PreviousRegion string    `json:"previousRegion,omitempty"`
+	ActiveSince    time.Time `json:"activeSince"`
+	// Epoch is the stream's epoch after the call (for a dry run, the epoch
+	// the switch would give it).
+	Epoch int64 `json:"epoch"`
+	// ResumeFrom is the minimum commit timestamp over the stream's shards
+	// that are not ignored; absent when there is no checkpoint to go by.
+	ResumeFrom *time.Time    `json:"resumeFrom"`
+	Shards     []ShardReport `json:"shards"`
+}
+
+// ShardReport is one shard's checkpoint as the report lists it.
+type ShardReport struct {
+	ShardID                 string    `json:"shardId"`
+	LastReplicatedTimestamp time.Time `json:"lastReplicatedTimestamp"`
+	LastSequenceNumber      string    `json:"lastSequenceNumber"`
+	TargetSequenceNumber    string    `json:"targetSequenceNumber"`
+	UpdatedAt               time.Time `json:"updatedAt"`
+	SourceRegion            string    `json:"sourceRegion,omitempty"`
+	CheckpointEpoch         int64     `json:"checkpointEpoch,omitempty"`
+	// Ignored: named in ignoreShards, so left out of resumeFrom.
+	Ignored bool `json:"ignored,omitempty"`
+}

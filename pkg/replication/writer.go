@@ -1,0 +1,257 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+)
+
+// PutRecordsAPI is the one Kinesis method the writer uses.
+type PutRecordsAPI interface {
+	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
+}
+
+var _ PutRecordsAPI = (*kinesis.Client)(nil)
+
+// Ordering is the per-key ordering promise a Writer keeps.
+type Ordering int
+
+const (
+	// OrderingKey keeps the last copy of each record in source order: a
+	// record of key K that failed holds back every later record of K, and
+	// later records of K already written are written again after it.
+	OrderingKey Ordering = iota
+	// OrderingStrict never sends a record of key K while an earlier record of
+	// K is unwritten: each request carries at most one record per key, so hot
+	// keys pay one round trip per record, and nothing is ever resent.
+	OrderingStrict
+)
+
+// String returns the ORDERING value that selects o.
+func (o Ordering) String() string {
+	switch o {
+	case OrderingKey:
+		return "key"
+	case OrderingStrict:
+		return "strict"
+	default:
+		return fmt.Sprintf("Ordering(%d)", int(o))
+	}
+}
+
+// ParseOrdering reads the ORDERING setting: "key" or "strict".
+func ParseOrdering(s string) (Ordering, error) {
+	switch s {
+	case "key":
+		return OrderingKey, nil
+	case "strict":
+		return OrderingStrict, nil
+	default:
+		return 0, fmt.Errorf("parse ordering: got %q, want \"key\" or \"strict\"", s)
+	}
+}
+
+// Record is one source record to replicate.
+type Record struct {
+	SequenceNumber string // source sequence number, for logs
+	PartitionKey   string
+	Data           []byte
+}
+
+// Batch is one shard's records bound for one target stream.
+type Batch struct {
+	Stream         string   // target stream name
+	MaxRecordBytes int      // target's per-record limit (partition key + data); 0 = 1 MiB default
+	Records        []Record // in source order (one shard's batch)
+}
+
+// API limits of PutRecords.
+const (
+	maxRequestRecords     = 500
+	defaultRecordBytes    = 1 << 20
+	defaultRequestBytes   = 5 << 20
+	maxRequestBytes       = 10 << 20
+	maxPartitionKeyLength = 256
+)
+
+// Options tune a Writer. Zero values take the defaults.
+type Options struct {
+	Ordering          Ordering
+	MaxRequestRecords int           // default and maximum 500
+	MaxRequestBytes   int           // default 5 MiB; raised to a batch's MaxRecordBytes when that is larger (up to the 10 MiB API limit) so one record always fits
+	Concurrency       int           // max PutRecords in flight, default 4
+	BaseBackoff       time.Duration // default 50ms
+	MaxBackoff        time.Duration // default 2s (capped exponential, full jitter)
+	DeadlineMargin    time.Duration // stop this long before ctx's deadline, default 2s
+	// Sleep waits d or until ctx is done; default: timer + ctx. Tests inject it.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Jitter returns a duration in [0, max]; default: uniform random. Tests inject it.
+	Jitter func(max time.Duration) time.Duration
+}
+
+// Writer replicates batches with PutRecords. One Writer is safe for
+// concurrent use: all per-batch state lives in Write.
+type Writer struct {
+	client PutRecordsAPI
+	opts   Options
+}
+
+// NewWriter returns a Writer that sends through client.
+func NewWriter(client PutRecordsAPI, opts Options) *Writer {
+	if opts.MaxRequestRecords <= 0 || opts.MaxRequestRecords > maxRequestRecords {
+		opts.MaxRequestRecords = maxRequestRecords
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = defaultRequestBytes
+	}
+	if opts.MaxRequestBytes > maxRequestBytes {
+		opts.MaxRequestBytes = maxRequestBytes
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.BaseBackoff <= 0 {
+		opts.BaseBackoff = 50 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 2 * time.Second
+	}
+	if opts.MaxBackoff < opts.BaseBackoff {
+		opts.MaxBackoff = opts.BaseBackoff
+	}
+	if opts.DeadlineMargin <= 0 {
+		opts.DeadlineMargin = 2 * time.Second
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	if opts.Jitter == nil {
+		opts.Jitter = fullJitter
+	}
+	return &Writer{client: client, opts: opts}
+}
+
+// Outcome is what became of one record of a batch.
+type Outcome struct {
+	Written              bool
+	TargetShardID        string
+	TargetSequenceNumber string // of the LAST write of this record (records can be resent)
+	Err                  error  // why not written (nil when written)
+	Permanent            bool   // the target can never accept it as is (oversize, invalid key, non-retryable entry or request error)
+}
+
+// Stats count what one Write did; they feed the invocation's metrics.
+type Stats struct {
+	Requests     int // PutRecords calls made
+	Written      int // records whose Outcome is Written (each counted once)
+	WrittenBytes int // data bytes of those records
+	Resent       int // writes of a record that had already been written (ResentRecords metric)
+	Throttled    int // entries that came back ProvisionedThroughputExceededException (ThrottledRecords metric)
+	Failed       int // records not written when Write returned (FailedRecords metric)
+}
+
+// Result is the outcome of one Write.
+type Result struct {
+	Outcomes []Outcome // one per record, same index as Batch.Records
+	Prefix   int       // length of the longest run from index 0 of written records (the replicated prefix)
+	Stats    Stats
+}
+
+// Write sends the batch and returns one Outcome per record (same index),
+// never an error: each record is either written, with where it landed, or
+// not, with why. It retries until everything it may send is written, ctx is
+// done, or ctx's deadline minus the margin would be crossed.
+func (w *Writer) Write(ctx context.Context, b Batch) Result {
+	r := newRun(w, b)
+	r.validate()
+	if deadline, ok := ctx.Deadline(); ok {
+		r.hasDeadline = true
+		r.stopAt = deadline.Add(-w.opts.DeadlineMargin)
+		// Every request gets this deadline so an in-flight call is cut
+		// before the Lambda deadline, not by it.
+		var cancel context.CancelFunc
+		r.requestCtx, cancel = context.WithDeadline(ctx, r.stopAt)
+		defer cancel()
+	} else {
+		r.requestCtx = ctx
+	}
+
+	attempt := 0
+	for r.stop == nil {
+		cands := r.candidates()
+		if len(cands) == 0 {
+			break
+		}
+		if !r.round(ctx, cands) {
+			attempt = 0
+			continue
+		}
+		if r.stop != nil {
+			break
+		}
+		d := w.backoff(attempt)
+		attempt++
+		if r.hasDeadline && time.Now().Add(d).After(r.stopAt) {
+			r.stop = ErrDeadline
+			break
+		}
+		if err := w.opts.Sleep(ctx, d); err != nil {
+			r.stop = fmt.Errorf("back off before retrying: %w", err)
+		}
+	}
+	return r.result()
+}
+
+// ErrDeadline marks records left unwritten because another request or
+// backoff would have ended after the invocation deadline minus the margin.
+var ErrDeadline = errors.New("stopped before the invocation deadline")
+
+// ErrNotSent marks records after a permanently failed record: the event
+// source mapping retries the batch from that record, so sending them now
+// would only make duplicates.
+var ErrNotSent = errors.New("not sent after an earlier record failed permanently")
+
+// ErrInvalidRecord marks records the target can never accept as they are.
+var ErrInvalidRecord = errors.New("invalid record")
+
+// errOutOfOrder marks a record written while an earlier record of its key
+// failed: its copy is out of order and it must be written again.
+var errOutOfOrder = errors.New("written before an earlier record of its key that failed; must be written again after it")
+
+// errHeldBack marks a record not sent because an earlier record of its key
+// failed in the same round.
+var errHeldBack = errors.New("held back behind an earlier record of its key that failed")
+
+func (w *Writer) backoff(attempt int) time.Duration {
+	d := w.opts.BaseBackoff
+	for range attempt {
+		if d >= w.opts.MaxBackoff/2 {
+			d = w.opts.MaxBackoff
+			break
+		}
+		d *= 2
+	}
+	return w.opts.Jitter(min(d, w.opts.MaxBackoff))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func fullJitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return rand.N(max + 1)
+}

@@ -5,6 +5,8 @@ package activeregion
 
 import (
 	"errors"
+	"fmt"
+	"sort"
 	"time"
 )
 
@@ -43,3 +45,69 @@ type Config struct {
 
 // DefaultHistoryLimit is how many epochs a config item keeps.
 const DefaultHistoryLimit = 20
+
+// At returns the history entry active at t: the last entry whose Since is not
+// after t. A t before the first entry gets the first entry, because trimmed
+// history leaves no better answer for records that old. A config without
+// history answers with its current epoch.
+func (c Config) At(t time.Time) Epoch {
+	if len(c.History) == 0 {
+		return Epoch{Region: c.ActiveRegion, Since: c.ActiveSince, Epoch: c.Epoch}
+	}
+	i := sort.Search(len(c.History), func(i int) bool { return c.History[i].Since.After(t) })
+	if i == 0 {
+		return c.History[0]
+	}
+	return c.History[i-1]
+}
+
+// RegionAt returns the Region active at t.
+func (c Config) RegionAt(t time.Time) string {
+	return c.At(t).Region
+}
+
+// Validate reports the first inconsistency that would make the active-Region
+// rule answer wrongly: the rule reads History, failover and status read the
+// current fields, so both must exist and agree.
+func (c Config) Validate() error {
+	switch {
+	case c.StreamName == "":
+		return errors.New("streamName is empty")
+	case c.ActiveRegion == "":
+		return errors.New("activeRegion is empty")
+	case c.ActiveSince.IsZero():
+		return errors.New("activeSince is missing")
+	case c.Epoch < 1:
+		return fmt.Errorf("epoch is %d, want 1 or more", c.Epoch)
+	case len(c.History) == 0:
+		return errors.New("history is empty")
+	}
+	for i, e := range c.History {
+		switch {
+		case e.Region == "":
+			return fmt.Errorf("history[%d].region is empty", i)
+		case e.Since.IsZero():
+			return fmt.Errorf("history[%d].since is missing", i)
+		case e.Epoch < 1:
+			return fmt.Errorf("history[%d].epoch is %d, want 1 or more", i, e.Epoch)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := c.History[i-1]
+		if e.Since.Before(prev.Since) {
+			return fmt.Errorf("history[%d].since %s is before history[%d].since %s: history must be sorted by since",
+				i, e.Since.Format(time.RFC3339Nano), i-1, prev.Since.Format(time.RFC3339Nano))
+		}
+		// Checkpoints are ordered by epoch, so epochs must only grow.
+		if e.Epoch <= prev.Epoch {
+			return fmt.Errorf("history[%d].epoch %d is not after history[%d].epoch %d", i, e.Epoch, i-1, prev.Epoch)
+		}
+	}
+	last := c.History[len(c.History)-1]
+	if last.Epoch != c.Epoch || last.Region != c.ActiveRegion {
+		return fmt.Errorf("history ends with epoch %d in %s, want the current epoch %d in %s",
+			last.Epoch, last.Region, c.Epoch, c.ActiveRegion)
+	}
+	return nil
+}

@@ -3,7 +3,13 @@
 // resume points that failover reports.
 package checkpoint
 
-import "time"
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Timestamp sources of a checkpoint.
 const (
@@ -26,4 +32,100 @@ type Checkpoint struct {
 	TargetRegion            string    `dynamodbav:"targetRegion" json:"targetRegion"`
 	Epoch                   int64     `dynamodbav:"epoch" json:"epoch"`
 	UpdatedAt               time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+}
+
+// Validate reports the first field that would make the checkpoint useless or
+// unorderable.
+func (cp Checkpoint) Validate() error {
+	switch {
+	case cp.StreamName == "":
+		return errors.New("streamName is empty")
+	case cp.ShardID == "":
+		return errors.New("shardId is empty")
+	case cp.TimestampSource != SourceCommit && cp.TimestampSource != SourceArrival:
+		return fmt.Errorf("timestampSource is %q, want %q or %q", cp.TimestampSource, SourceCommit, SourceArrival)
+	case cp.LastReplicatedTimestamp.IsZero():
+		return errors.New("lastReplicatedTimestamp is missing")
+	case cp.LastArrivalTimestamp.IsZero():
+		return errors.New("lastArrivalTimestamp is missing")
+	case cp.UpdatedAt.IsZero():
+		return errors.New("updatedAt is missing")
+	case cp.Epoch < 1:
+		return fmt.Errorf("epoch is %d, want 1 or more", cp.Epoch)
+	}
+	if err := checkCanonical(cp.LastSequenceNumber); err != nil {
+		return fmt.Errorf("lastSequenceNumber: %w", err)
+	}
+	if cp.TargetSequenceNumber != "" {
+		if err := checkDigits(cp.TargetSequenceNumber); err != nil {
+			return fmt.Errorf("targetSequenceNumber: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkCanonical accepts the decimal form Kinesis uses: digits without
+// leading zeros. Save relies on it, since it compares by length first.
+func checkCanonical(seq string) error {
+	if err := checkDigits(seq); err != nil {
+		return err
+	}
+	if len(seq) > 1 && seq[0] == '0' {
+		return fmt.Errorf("%q has a leading zero", seq)
+	}
+	return nil
+}
+
+func checkDigits(seq string) error {
+	if seq == "" {
+		return errors.New("empty, want a decimal sequence number")
+	}
+	for i := 0; i < len(seq); i++ {
+		if seq[i] < '0' || seq[i] > '9' {
+			return fmt.Errorf("%q is not a decimal sequence number (byte %d is %q)", seq, i, seq[i])
+		}
+	}
+	return nil
+}
+
+// CompareSequenceNumbers compares two decimal sequence numbers numerically,
+// returning -1, 0 or +1. Kinesis sequence numbers run to 56 digits and more,
+// beyond any integer type, and a string compare would put "9" after "10".
+// Leading zeros are allowed; anything but digits is an error.
+func CompareSequenceNumbers(a, b string) (int, error) {
+	if err := checkDigits(a); err != nil {
+		return 0, fmt.Errorf("compare sequence numbers: first: %w", err)
+	}
+	if err := checkDigits(b); err != nil {
+		return 0, fmt.Errorf("compare sequence numbers: second: %w", err)
+	}
+	a, b = trimLeadingZeros(a), trimLeadingZeros(b)
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c, nil
+	}
+	return strings.Compare(a, b), nil
+}
+
+func trimLeadingZeros(s string) string {
+	trimmed := strings.TrimLeft(s, "0")
+	if trimmed == "" {
+		return "0"
+	}
+	return trimmed
+}
+
+// ResumePoint returns the earliest LastReplicatedTimestamp of the shards:
+// everything before it is in the target for every shard, so producers resume
+// there after a failover. It is false when there are no checkpoints.
+func ResumePoint(cps []Checkpoint) (time.Time, bool) {
+	if len(cps) == 0 {
+		return time.Time{}, false
+	}
+	earliest := cps[0].LastReplicatedTimestamp
+	for _, cp := range cps[1:] {
+		if cp.LastReplicatedTimestamp.Before(earliest) {
+			earliest = cp.LastReplicatedTimestamp
+		}
+	}
+	return earliest, true
 }

@@ -1,0 +1,143 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the Store uses.
+type DynamoDBAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// Store reads and writes the checkpoints of one kdsReplicationCheckpoint table.
+type Store struct {
+	client DynamoDBAPI
+	table  string
+}
+
+// NewStore returns a Store for table.
+func NewStore(client DynamoDBAPI, table string) *Store {
+	return &Store{client: client, table: table}
+}
+
+// saveCondition lets a checkpoint only move forward. Both Regions' streams
+// have the same name and shard IDs, so after a failover the new Region's
+// replicator writes the same (streamName, shardId) items, and sequence numbers
+// of two different streams are not comparable. Checkpoints are therefore
+// ordered by (epoch, sequence number): the epoch is that of the active-Region
+// history entry under which the record was replicated, and epochs only grow
+// across switches. So a write wins if there is no item yet, or the stored
+// epoch is smaller, or the epoch is equal and the stored sequence number is
+// numerically smaller. DynamoDB compares strings bytewise ("9" > "10"), so
+// the numeric compare is by length first, then bytewise among equal lengths;
+// that is exact because sequence numbers have no leading zeros (Validate
+// refuses them).
+const saveCondition = "attribute_not_exists(shardId) OR epoch < :epoch OR " +
+	"(epoch = :epoch AND (size(lastSequenceNumber) < :len OR " +
+	"(size(lastSequenceNumber) = :len AND lastSequenceNumber < :seq)))"
+
+// Save writes cp if it is ahead of the stored checkpoint of its shard, by
+// (epoch, sequence number) as saveCondition explains, in one conditional
+// write, so concurrent writers can never move a checkpoint backwards. A
+// checkpoint that is not ahead (older, or the same sequence number again) is
+// (false, nil): losing the race is a result, not an error.
+func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err error) {
+	if err := cp.Validate(); err != nil {
+		return false, fmt.Errorf("save checkpoint of stream %s shard %s: %w", cp.StreamName, cp.ShardID, err)
+	}
+	item, err := attributevalue.MarshalMapWithOptions(cp, encodeUTC)
+	if err != nil {
+		return false, fmt.Errorf("save checkpoint of stream %s shard %s: encode item: %w", cp.StreamName, cp.ShardID, err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String(saveCondition),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":epoch": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(cp.Epoch, 10)},
+			":len":   &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(len(cp.LastSequenceNumber))},
+			":seq":   &ddbtypes.AttributeValueMemberS{Value: cp.LastSequenceNumber},
+		},
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("save checkpoint of stream %s shard %s to %s: %w", cp.StreamName, cp.ShardID, s.table, err)
+	}
+	return true, nil
+}
+
+// Load returns the checkpoints of every shard of stream, sorted by ShardID;
+// a stream without checkpoints gives an empty slice. A malformed item is an
+// error naming its shard: a resume point computed without it would be wrong.
+func (s *Store) Load(ctx context.Context, stream string) ([]Checkpoint, error) {
+	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("streamName = :stream"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":stream": &ddbtypes.AttributeValueMemberS{Value: stream}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	cps := []Checkpoint{}
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load checkpoints of stream %s from %s: %w", stream, s.table, err)
+		}
+		for _, item := range page.Items {
+			var cp Checkpoint
+			if err := attributevalue.UnmarshalMapWithOptions(item, &cp, decodeUTC); err != nil {
+				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, s.table, shardIDOf(item), err)
+			}
+			if err := cp.Validate(); err != nil {
+				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, s.table, shardIDOf(item), err)
+			}
+			cps = append(cps, cp)
+		}
+	}
+	slices.SortFunc(cps, func(a, b Checkpoint) int { return strings.Compare(a.ShardID, b.ShardID) })
+	return cps, nil
+}
+
+func shardIDOf(item map[string]ddbtypes.AttributeValue) string {
+	if id, ok := item["shardId"].(*ddbtypes.AttributeValueMemberS); ok {
+		return id.Value
+	}
+	return "(no shardId)"
+}
+
+// Times are stored in UTC so that both Regions write the same strings for the
+// same instant.
+func encodeUTC(o *attributevalue.EncoderOptions) {
+	o.EncodeTime = func(t time.Time) (ddbtypes.AttributeValue, error) {
+		return &ddbtypes.AttributeValueMemberS{Value: t.UTC().Format(time.RFC3339Nano)}, nil
+	}
+}
+
+func decodeUTC(o *attributevalue.DecoderOptions) {
+	o.DecodeTime.S = func(s string) (time.Time, error) {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("time %q is not RFC 3339: %w", s, err)
+		}
+		return t.UTC(), nil
+	}
+	o.DecodeTime.N = func(s string) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("time %s is a number, want an RFC 3339 string", s)
+	}
+}

@@ -63,7 +63,7 @@ func newFake() *fakeKinesis {
 		attempts: map[string]int{},
 		lastSeq:  map[string]string{},
 		inFlight: map[string]int{},
-		arrived:  make(chan struct{}, 1),
+		arrived:  make(chan struct{}),
 	}
 }
 
@@ -103,16 +103,17 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 	}()
 
 	if f.hold {
+		// Hand off to a call already waiting, or wait for the next one.
 		select {
 		case f.arrived <- struct{}{}:
 		default:
+			t := time.NewTimer(20 * time.Millisecond)
+			select {
+			case <-f.arrived:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-f.arrived:
-		case <-t.C:
-		}
-		t.Stop()
 	}
 
 	var hookErr error

@@ -272,7 +272,7 @@ func (r *run) mayStart(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put records to %s: %w", r.b.Stream, err)
 	}
-	if r.hasDeadline && !time.Now().Before(r.stopAt) {
+	if r.hasDeadline && !r.w.opts.Now().Before(r.stopAt) {
 		return ErrDeadline
 	}
 	return nil

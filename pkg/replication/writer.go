@@ -91,6 +91,9 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter returns a duration in [0, max]; default: uniform random. Tests inject it.
 	Jitter func(max time.Duration) time.Duration
+	// Now reads the clock the deadline is checked against; default
+	// time.Now. Tests inject it with Sleep so backoffs advance it.
+	Now func() time.Time
 }
 
 // Writer replicates batches with PutRecords. One Writer is safe for
@@ -128,6 +131,9 @@ func NewWriter(client PutRecordsAPI, opts Options) *Writer {
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Jitter == nil {
 		opts.Jitter = fullJitter
@@ -195,7 +201,7 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 		}
 		d := w.backoff(attempt)
 		attempt++
-		if r.hasDeadline && time.Now().Add(d).After(r.stopAt) {
+		if r.hasDeadline && w.opts.Now().Add(d).After(r.stopAt) {
 			r.stop = ErrDeadline
 			break
 		}

@@ -73,7 +73,45 @@ func decodeStrict(payload []byte) (Request, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Request{}, errors.New("payload has data after the request object")
 	}
+	if err := checkKeys(payload); err != nil {
+		return Request{}, err
+	}
 	return req, nil
+}
+
+// requestKeys are the payload's field names, spelt exactly.
+var requestKeys = []string{"action", "targetRegion", "streams", "dryRun", "reason", "requestedBy", "expectedEpoch", "parkPrevious", "ignoreShards"}
+
+// checkKeys refuses what encoding/json lets through: keys that match a field
+// only case-insensitively, and keys given twice (the last would silently win).
+func checkKeys(payload []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // null: nothing to check
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("payload is not a valid request object: %w", err)
+		}
+		key, _ := tok.(string)
+		if !slices.Contains(requestKeys, key) {
+			if i := slices.IndexFunc(requestKeys, func(k string) bool { return strings.EqualFold(k, key) }); i >= 0 {
+				return fmt.Errorf("unknown field %q (did you mean %q?)", key, requestKeys[i])
+			}
+			return fmt.Errorf("unknown field %q", key)
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q is given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return fmt.Errorf("payload is not a valid request object: %w", err)
+		}
+	}
+	return nil
 }
 
 func (r *Request) validate(s Settings) error {

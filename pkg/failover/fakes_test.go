@@ -1,0 +1,228 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+)
+
+// fakeConfigs is an in-memory ConfigStore with the fenced-write semantics of
+// activeregion.Store, counting reads and writes.
+type fakeConfigs struct {
+	mu       sync.Mutex
+	items    map[string]activeregion.Config
+	reads    int
+	writes   int
+	switches []activeregion.Switch
+	// beforeWrite runs inside Switch between its read and its conditional
+	// write: a test uses it to let another writer win the race.
+	beforeWrite func(stream string)
+	// switchErr fails the switch of a stream with an error.
+	switchErr map[string]error
+	// createErr fails Create with an error.
+	createErr error
+	listErr   error
+}
+
+func newFakeConfigs(cfgs ...activeregion.Config) *fakeConfigs {
+	f := &fakeConfigs{items: map[string]activeregion.Config{}}
+	for _, c := range cfgs {
+		f.items[c.StreamName] = c
+	}
+	return f
+}
+
+func (f *fakeConfigs) Get(_ context.Context, stream string) (activeregion.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	cfg, ok := f.items[stream]
+	if !ok {
+		return activeregion.Config{}, fmt.Errorf("get %s: %w", stream, activeregion.ErrNotFound)
+	}
+	return cfg, nil
+}
+
+func (f *fakeConfigs) List(context.Context) ([]activeregion.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	var cfgs []activeregion.Config
+	for _, c := range f.items {
+		cfgs = append(cfgs, c)
+	}
+	slices.SortFunc(cfgs, func(a, b activeregion.Config) int { return strings.Compare(a.StreamName, b.StreamName) })
+	return cfgs, nil
+}
+
+func (f *fakeConfigs) Create(_ context.Context, cfg activeregion.Config) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.createErr != nil {
+		return false, f.createErr
+	}
+	if _, ok := f.items[cfg.StreamName]; ok {
+		return false, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return false, err
+	}
+	f.writes++
+	f.items[cfg.StreamName] = cfg
+	return true, nil
+}
+
+func (f *fakeConfigs) Switch(_ context.Context, stream string, sw activeregion.Switch) (activeregion.Config, error) {
+	f.mu.Lock()
+	f.switches = append(f.switches, sw)
+	if err := f.switchErr[stream]; err != nil {
+		f.mu.Unlock()
+		return activeregion.Config{}, err
+	}
+	cur, ok := f.items[stream]
+	if !ok {
+		f.mu.Unlock()
+		return activeregion.Config{}, activeregion.ErrNotFound
+	}
+	if sw.ExpectedEpoch != nil && *sw.ExpectedEpoch != cur.Epoch {
+		f.mu.Unlock()
+		return activeregion.Config{}, fmt.Errorf("epoch %d: %w", cur.Epoch, activeregion.ErrStaleEpoch)
+	}
+	if cur.ActiveRegion == sw.To {
+		f.mu.Unlock()
+		return cur, nil
+	}
+	hook := f.beforeWrite
+	f.mu.Unlock()
+	if hook != nil {
+		hook(stream)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.items[stream].Epoch != cur.Epoch {
+		return activeregion.Config{}, activeregion.ErrConflict
+	}
+	next := switched(cur, sw.To, sw.At)
+	last := &next.History[len(next.History)-1]
+	last.Reason, last.RequestID, last.RequestedBy = sw.Reason, sw.RequestID, sw.RequestedBy
+	next.UpdatedBy, next.Reason = sw.UpdatedBy, sw.Reason
+	if len(next.History) > sw.HistoryLimit {
+		next.History = next.History[len(next.History)-sw.HistoryLimit:]
+	}
+	f.items[stream] = next
+	f.writes++
+	return next, nil
+}
+
+func (f *fakeConfigs) item(stream string) activeregion.Config {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.items[stream]
+}
+
+func (f *fakeConfigs) writeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes
+}
+
+// switched is cfg moved to region at t, one epoch on.
+func switched(cfg activeregion.Config, region string, t time.Time) activeregion.Config {
+	cfg.History = append(slices.Clone(cfg.History), activeregion.Epoch{Region: region, Since: t, Epoch: cfg.Epoch + 1})
+	cfg.ActiveRegion, cfg.ActiveSince, cfg.Epoch = region, t, cfg.Epoch+1
+	return cfg
+}
+
+// configAt is a valid config of stream whose history is the given Regions,
+// one epoch per hour from t0.
+func configAt(stream string, regions ...string) activeregion.Config {
+	cfg := activeregion.Config{StreamName: stream}
+	for i, r := range regions {
+		since := t0.Add(time.Duration(i) * time.Hour)
+		cfg.History = append(cfg.History, activeregion.Epoch{Region: r, Since: since, Epoch: int64(i + 1)})
+		cfg.ActiveRegion, cfg.ActiveSince, cfg.Epoch = r, since, int64(i+1)
+	}
+	return cfg
+}
+
+var t0 = time.Date(2026, 7, 18, 20, 0, 0, 0, time.UTC)
+
+type fakeCheckpoints struct {
+	byStream map[string][]checkpoint.Checkpoint
+	err      error
+}
+
+func (f *fakeCheckpoints) Load(_ context.Context, stream string) ([]checkpoint.Checkpoint, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return slices.Clone(f.byStream[stream]), nil
+}
+
+// cp is a checkpoint of stream's shard at commit time ts, written by region's
+// replicator in epoch.
+func cp(stream, shard string, ts time.Time, region string, epoch int64) checkpoint.Checkpoint {
+	return checkpoint.Checkpoint{
+		StreamName: stream, ShardID: shard,
+		LastReplicatedTimestamp: ts, TimestampSource: checkpoint.SourceCommit,
+		LastSequenceNumber: "49590338271490256608559692538361571095921575989136588898", LastArrivalTimestamp: ts,
+		TargetShardID: shard, TargetSequenceNumber: "49590338271490256608559692538361571095921575989136588899",
+		SourceRegion: region, TargetRegion: "other", Epoch: epoch, UpdatedAt: ts.Add(time.Second),
+	}
+}
+
+// fakeLambda is one Region's ConcurrencyAPI.
+type fakeLambda struct {
+	mu       sync.Mutex
+	reserved *int32
+	getErr   error
+	putErr   error
+	delErr   error
+	calls    []string
+}
+
+func (f *fakeLambda) GetFunctionConcurrency(_ context.Context, in *awslambda.GetFunctionConcurrencyInput, _ ...func(*awslambda.Options)) (*awslambda.GetFunctionConcurrencyOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "get "+*in.FunctionName)
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
+	return &awslambda.GetFunctionConcurrencyOutput{ReservedConcurrentExecutions: f.reserved}, nil
+}
+
+func (f *fakeLambda) PutFunctionConcurrency(_ context.Context, in *awslambda.PutFunctionConcurrencyInput, _ ...func(*awslambda.Options)) (*awslambda.PutFunctionConcurrencyOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("put %s %d", *in.FunctionName, *in.ReservedConcurrentExecutions))
+	if f.putErr != nil {
+		return nil, f.putErr
+	}
+	f.reserved = in.ReservedConcurrentExecutions
+	return &awslambda.PutFunctionConcurrencyOutput{}, nil
+}
+
+func (f *fakeLambda) DeleteFunctionConcurrency(_ context.Context, in *awslambda.DeleteFunctionConcurrencyInput, _ ...func(*awslambda.Options)) (*awslambda.DeleteFunctionConcurrencyOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "delete "+*in.FunctionName)
+	if f.delErr != nil {
+		return nil, f.delErr
+	}
+	f.reserved = nil
+	return &awslambda.DeleteFunctionConcurrencyOutput{}, nil
+}
+
+var errRegionDown = errors.New("dial tcp: connection refused")

@@ -20,7 +20,7 @@ type Extractor struct {
 // field is absent, null, not a string or number, or its value does not Parse.
 //
 // It scans only the top level of the object and stops at the field: other
-// values are skipped byte by byte without being decoded or allocated for, so
+// values are skipped without being decoded or allocated for, so
 // the cost does not depend on what the record carries after the field. The
 // object is validated only up to the field and its value; a payload broken
 // after that still yields the timestamp. If the field occurs more than once
@@ -51,13 +51,8 @@ func findField(p []byte, field string) ([]byte, bool) {
 	i++
 	for {
 		i = skipSpace(p, i)
-		if i >= len(p) {
-			return nil, false
-		}
-		if p[i] == '}' {
-			return nil, false
-		}
-		if p[i] != '"' {
+		// Anything but a key here, '}' included, means no such field.
+		if i >= len(p) || p[i] != '"' {
 			return nil, false
 		}
 		keyEnd, ok := scanString(p, i)

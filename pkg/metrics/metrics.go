@@ -219,8 +219,9 @@ func (e *Emitter) Emit(ctx context.Context, inv Invocation) error {
 // dimension, then the values, newline-terminated.
 func (e *Emitter) emfLine(stream string, at time.Time, data []datum) []byte {
 	var b bytes.Buffer
+	b.Grow(1024) // a full line is about 900 bytes
 	b.WriteString(`{"_aws":{"Timestamp":`)
-	b.WriteString(strconv.FormatInt(at.UnixMilli(), 10))
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), at.UnixMilli(), 10))
 	b.WriteString(`,"CloudWatchMetrics":[{"Namespace":`)
 	writeJSONString(&b, e.namespace)
 	b.WriteString(`,"Dimensions":[[`)
@@ -244,7 +245,7 @@ func (e *Emitter) emfLine(stream string, at time.Time, data []datum) []byte {
 		b.WriteByte(',')
 		writeJSONString(&b, d.name)
 		b.WriteByte(':')
-		b.Write(appendNumber(nil, d.value))
+		b.Write(appendNumber(b.AvailableBuffer(), d.value))
 	}
 	b.WriteString("}\n")
 	return b.Bytes()
@@ -259,10 +260,27 @@ func appendNumber(dst []byte, v float64) []byte {
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 
-// writeJSONString writes s as a JSON string. Marshalling a string cannot fail.
+// writeJSONString writes s as a JSON string. Metric names and stream names
+// need no escaping and are copied as they are; anything else goes through
+// encoding/json, for which marshalling a string cannot fail.
 func writeJSONString(b *bytes.Buffer, s string) {
+	if !needsEscape(s) {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	q, _ := json.Marshal(s)
 	b.Write(q)
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Emitter) startMirror(ctx context.Context, stream string, at time.Time, data []datum) {

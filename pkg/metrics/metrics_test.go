@@ -463,3 +463,31 @@ func TestNumbersAreWrittenAsJSONNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestNamespaceAndStreamAreEscapedInJSON(t *testing.T) {
+	tests := []struct {
+		name      string
+		namespace string
+	}{
+		{"plain", "KinesisReplication"},
+		{"slash", "Team/Replication"},
+		{"quote and backslash", `odd"name\x`},
+		{"non-ASCII", "Réplication"},
+		{"HTML characters", "a<b>&c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := NewEmitter(&out, tt.namespace).Emit(t.Context(), Invocation{Stream: "s1"}); err != nil {
+				t.Fatal(err)
+			}
+			doc, err := metricstest.Parse(out.Bytes())
+			if err != nil {
+				t.Fatalf("Parse: got error %v on %s", err, out.Bytes())
+			}
+			if doc.Namespace != tt.namespace {
+				t.Errorf("namespace: got %q, want %q", doc.Namespace, tt.namespace)
+			}
+		})
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/smithy-go"
 )
 
+var emptyData = []byte{}
+
 type recordState uint8
 
 const (
@@ -291,8 +293,14 @@ func (r *run) request(ch *chunk) *kinesis.PutRecordsInput {
 			continue
 		}
 		rec := &r.b.Records[i]
+		data := rec.Data
+		if data == nil {
+			// The SDK rejects a nil Data for the whole request; the
+			// service accepts an empty record.
+			data = emptyData
+		}
 		// Pointers into the caller's batch: no per-record allocation.
-		r.entries[m] = types.PutRecordsRequestEntry{PartitionKey: &rec.PartitionKey, Data: rec.Data}
+		r.entries[m] = types.PutRecordsRequestEntry{PartitionKey: &rec.PartitionKey, Data: data}
 		r.sent[m] = i
 		m++
 	}
@@ -306,6 +314,9 @@ func (r *run) request(ch *chunk) *kinesis.PutRecordsInput {
 // apply records a reply and reports whether any record failed retryably.
 func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retryable bool) {
 	sent := r.sent[ch.lo:ch.sentHi]
+	if err == nil && out == nil {
+		err = errors.New("no response")
+	}
 	if err == nil && len(out.Records) != len(sent) {
 		err = fmt.Errorf("response has %d entries for %d records", len(out.Records), len(sent))
 	}
@@ -368,7 +379,8 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retrya
 // connection errors and anything unrecognised, because retrying an unknown
 // error costs only time while dropping it could lose records.
 func permanentRequestError(err error) bool {
-	var invalidParams *smithy.InvalidParamsError
+	// The SDK's client-side validation returns this by value.
+	var invalidParams smithy.InvalidParamsError
 	if errors.As(err, &invalidParams) {
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,7 +36,6 @@ type run struct {
 	state       []recordState
 	everWritten []bool
 	keyID       []int32 // partition key interned per batch, so rounds index slices instead of maps
-	keyCount    int
 
 	// firstPermanent is the lowest index that failed permanently; records
 	// after it are not sent (len(records) when none).
@@ -111,12 +111,11 @@ func newRun(w *Writer, b Batch) *run {
 		}
 		r.keyID[i] = id
 	}
-	r.keyCount = len(ids)
-	r.keyFailed = make([]bool, r.keyCount)
+	r.keyFailed = make([]bool, len(ids))
 	if w.opts.Ordering == OrderingStrict {
-		r.keyTaken = make([]bool, r.keyCount)
+		r.keyTaken = make([]bool, len(ids))
 	}
-	r.lastChunk = make([]int32, r.keyCount)
+	r.lastChunk = make([]int32, len(ids))
 	r.replies = make(chan reply, w.opts.Concurrency)
 	return r
 }
@@ -148,8 +147,9 @@ func (r *run) markPermanent(i int, err error) {
 	r.firstPermanent = min(r.firstPermanent, i)
 }
 
-// candidates lists, in source order, the records this round may send.
-func (r *run) candidates() []int {
+// candidates lists, in source order, the records the next round may send,
+// and reports whether there are any.
+func (r *run) candidates() bool {
 	r.cands = r.cands[:0]
 	if r.w.opts.Ordering == OrderingStrict {
 		// Only the first unwritten record of each key; a key whose first
@@ -164,20 +164,20 @@ func (r *run) candidates() []int {
 				r.cands = append(r.cands, i)
 			}
 		}
-		return r.cands
+		return len(r.cands) > 0
 	}
 	for i := 0; i < r.firstPermanent; i++ {
 		if r.state[i] == statePending {
 			r.cands = append(r.cands, i)
 		}
 	}
-	return r.cands
+	return len(r.cands) > 0
 }
 
 // round sends the candidates once, in greedy chunks, concurrently where no
 // key is shared, and reports whether any record failed retryably.
-func (r *run) round(ctx context.Context, cands []int) (retryable bool) {
-	r.plan(cands)
+func (r *run) round(ctx context.Context) (retryable bool) {
+	r.plan()
 	clear(r.keyFailed)
 
 	inFlight, next := 0, 0
@@ -224,7 +224,7 @@ func (r *run) round(ctx context.Context, cands []int) (retryable bool) {
 
 // plan cuts the candidates into chunks within the request limits and
 // records, for each chunk, the earlier chunks that share a key with it.
-func (r *run) plan(cands []int) {
+func (r *run) plan() {
 	r.chunks = r.chunks[:0]
 	r.deps = r.deps[:0]
 	for k := range r.lastChunk {
@@ -232,7 +232,7 @@ func (r *run) plan(cands []int) {
 	}
 	clear(r.depOf)
 	lo, bytes := 0, 0
-	for j, i := range cands {
+	for j, i := range r.cands {
 		size := len(r.b.Records[i].PartitionKey) + len(r.b.Records[i].Data)
 		if j > lo && (j-lo == r.w.opts.MaxRequestRecords || bytes+size > r.requestLimit) {
 			r.addChunk(lo, j)
@@ -240,8 +240,8 @@ func (r *run) plan(cands []int) {
 		}
 		bytes += size
 	}
-	if len(cands) > lo {
-		r.addChunk(lo, len(cands))
+	if len(r.cands) > lo {
+		r.addChunk(lo, len(r.cands))
 	}
 }
 
@@ -395,7 +395,7 @@ func permanentRequestError(err error) bool {
 	case "KMSThrottlingException":
 		return false
 	default:
-		return len(code) > 3 && code[:3] == "KMS"
+		return strings.HasPrefix(code, "KMS")
 	}
 }
 

@@ -188,11 +188,10 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 
 	attempt := 0
 	for r.stop == nil {
-		cands := r.candidates()
-		if len(cands) == 0 {
+		if !r.candidates() {
 			break
 		}
-		if !r.round(ctx, cands) {
+		if !r.round(ctx) {
 			attempt = 0
 			continue
 		}

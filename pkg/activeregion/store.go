@@ -39,6 +39,9 @@ func NewStore(client DynamoDBAPI, table string) *Store {
 // A stream without an item is ErrNotFound; a malformed item is an error naming
 // the stream and the attribute.
 func (s *Store) Get(ctx context.Context, stream string) (Config, error) {
+	if stream == "" {
+		return Config{}, errors.New("get active-Region config: stream name is empty")
+	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            map[string]ddbtypes.AttributeValue{"streamName": &ddbtypes.AttributeValueMemberS{Value: stream}},
@@ -100,7 +103,7 @@ func (s *Store) Create(ctx context.Context, cfg Config) (created bool, err error
 		cfg.Epoch = 1
 	}
 	if len(cfg.History) == 0 {
-		cfg.History = []Epoch{{Region: cfg.ActiveRegion, Since: cfg.ActiveSince, Epoch: cfg.Epoch, Reason: cfg.Reason, RequestedBy: cfg.UpdatedBy}}
+		cfg.History = []Epoch{{Region: cfg.ActiveRegion, Since: cfg.ActiveSince, Epoch: cfg.Epoch, Reason: cfg.Reason}}
 	}
 	if err := cfg.Validate(); err != nil {
 		return false, fmt.Errorf("create active-Region config of stream %s: %w", cfg.StreamName, err)

@@ -128,12 +128,12 @@ func TestCreateNeverOverwrites(t *testing.T) {
 func TestCreateFillsHistoryAndEpoch(t *testing.T) {
 	client, table := newConfigTable(t)
 	store := NewStore(client, table)
-	mustCreate(t, store, Config{StreamName: "orders", ActiveRegion: "us-east-1", ActiveSince: t0, UpdatedBy: "init"})
+	mustCreate(t, store, Config{StreamName: "orders", ActiveRegion: "us-east-1", ActiveSince: t0, UpdatedBy: "init", Reason: "first deploy"})
 	got, err := store.Get(context.Background(), "orders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Epoch{{Region: "us-east-1", Since: t0, Epoch: 1, RequestedBy: "init"}}
+	want := []Epoch{{Region: "us-east-1", Since: t0, Epoch: 1, Reason: "first deploy"}}
 	if got.Epoch != 1 || !reflect.DeepEqual(got.History, want) {
 		t.Errorf("got epoch %d history %+v, want epoch 1 history %+v", got.Epoch, got.History, want)
 	}
@@ -172,6 +172,14 @@ func TestGetOfAStreamWithoutItemIsErrNotFound(t *testing.T) {
 	_, err := NewStore(client, table).Get(context.Background(), "ghost")
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("got %v, want ErrNotFound naming the stream", err)
+	}
+}
+
+func TestGetWithoutStreamNameIsAClearError(t *testing.T) {
+	client, table := newConfigTable(t)
+	_, err := NewStore(client, table).Get(context.Background(), "")
+	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "stream name is empty") {
+		t.Fatalf("got %v, want an error saying the stream name is empty", err)
 	}
 }
 

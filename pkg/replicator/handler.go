@@ -1,0 +1,371 @@
+// Package replicator is the replicator Lambda's handler: a Kinesis batch from
+// the event source mapping goes through the active-Region rule, is written to
+// the same stream in the other Region, and the replicated prefix is
+// checkpointed and acknowledged; nothing after it is.
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/committime"
+	"github.com/kinesis-crr/kinesis-crr/pkg/metrics"
+	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
+)
+
+// TargetAPI is what the handler needs of the target Region's Kinesis.
+type TargetAPI interface {
+	replication.PutRecordsAPI
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// DynamoDBAPI is what the active-Region store and the checkpoint store need;
+// *dynamodb.Client satisfies it.
+type DynamoDBAPI interface {
+	activeregion.DynamoDBAPI
+	checkpoint.DynamoDBAPI
+}
+
+// Clients are the SDK clients the handler uses, built once at cold start.
+type Clients struct {
+	Target   TargetAPI
+	DynamoDB DynamoDBAPI
+	// Mirror, when set, also receives every invocation's metrics through
+	// PutMetricData (METRICS_MIRROR_REGION).
+	Mirror metrics.PutMetricDataAPI
+}
+
+// decider is the active-Region rule; *activeregion.Cache implements it.
+type decider interface {
+	Decide(ctx context.Context, stream, region string, arrivals []time.Time) ([]bool, activeregion.Config, error)
+}
+
+type checkpointSaver interface {
+	Save(ctx context.Context, cp checkpoint.Checkpoint) (bool, error)
+}
+
+// Handler replicates one event source mapping batch per call. One Handler
+// serves concurrent calls (the local mode shares it between shard pollers).
+type Handler struct {
+	settings    Settings
+	target      TargetAPI
+	decider     decider
+	checkpoints checkpointSaver
+	writer      *replication.Writer
+	emitter     *metrics.Emitter
+	extractor   committime.Extractor
+	log         *slog.Logger
+	now         func() time.Time
+
+	limitsMu sync.Mutex
+	limits   map[string]int // target stream → max record bytes, once known
+}
+
+type options struct {
+	out    io.Writer
+	log    *slog.Logger
+	now    func() time.Time
+	writer replication.Options
+}
+
+// Option changes a Handler's defaults (for tests and the local mode).
+type Option func(*options)
+
+// WithOutput sends the EMF metric lines to w instead of stdout.
+func WithOutput(w io.Writer) Option { return func(o *options) { o.out = w } }
+
+// WithLogger sets the logger (default: slog to stderr as JSON).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the clock used for metrics, checkpoints and the cache.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithWriterOptions sets the PutRecords writer's options; Ordering is always
+// taken from Settings.
+func WithWriterOptions(w replication.Options) Option { return func(o *options) { o.writer = w } }
+
+// NewHandler builds a Handler from validated settings and clients.
+func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
+	o := options{
+		out: os.Stdout,
+		log: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+		now: time.Now,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.writer.Ordering = s.Ordering
+
+	var metricOpts []metrics.Option
+	metricOpts = append(metricOpts, metrics.WithClock(o.now), metrics.WithLogger(o.log))
+	if c.Mirror != nil {
+		metricOpts = append(metricOpts, metrics.WithMirror(c.Mirror, s.MetricsMirrorRegion))
+	}
+	return &Handler{
+		settings:    s,
+		target:      c.Target,
+		decider:     activeregion.NewCache(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), s.CacheTTL, o.now),
+		checkpoints: checkpoint.NewStore(c.DynamoDB, s.CheckpointTable),
+		writer:      replication.NewWriter(c.Target, o.writer),
+		emitter:     metrics.NewEmitter(o.out, s.MetricsNamespace, metricOpts...),
+		extractor:   committime.Extractor{Field: s.CommitTimestampField},
+		log:         o.log,
+		now:         o.now,
+		limits:      make(map[string]int),
+	}
+}
+
+// sourceRecord is one event record with what the handler derived from it.
+type sourceRecord struct {
+	shardID string
+	arrival time.Time
+	rec     *events.KinesisEventRecord
+}
+
+// Handle replicates the batch. It returns an error only when it cannot decide
+// safely for the whole batch (a malformed event, an unreadable active-Region
+// config): then Lambda retries the whole batch and nothing is acknowledged.
+func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+	resp := events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}
+	if len(ev.Records) == 0 {
+		return resp, nil
+	}
+	source, records, err := parseEvent(ev)
+	if err != nil {
+		h.log.ErrorContext(ctx, "malformed event: failing the whole batch so Lambda retries it", "error", err)
+		return resp, err
+	}
+	stream := source.Stream
+	target := h.settings.NameMap.Target(stream)
+
+	arrivals := make([]time.Time, len(records))
+	for i, r := range records {
+		arrivals[i] = r.arrival
+	}
+	replicate, cfg, err := h.decider.Decide(ctx, stream, source.Region, arrivals)
+	if err != nil {
+		h.log.ErrorContext(ctx, "active-Region config unavailable: nothing skipped or written, the whole batch is retried",
+			"stream", stream, "error", err)
+		return resp, fmt.Errorf("decide which records %s replicates for stream %s: %w", source.Region, stream, err)
+	}
+
+	batch := replication.Batch{Stream: target, MaxRecordBytes: h.maxRecordBytes(ctx, target)}
+	batchIndex := make([]int, 0, len(records)) // writer index → event index
+	for i, r := range records {
+		if replicate[i] {
+			batch.Records = append(batch.Records, replication.Record{
+				SequenceNumber: r.rec.Kinesis.SequenceNumber,
+				PartitionKey:   r.rec.Kinesis.PartitionKey,
+				Data:           r.rec.Kinesis.Data,
+			})
+			batchIndex = append(batchIndex, i)
+		}
+	}
+	result := h.writer.Write(ctx, batch)
+
+	// done[i]: record i needs nothing more from this Region (written or skipped).
+	done := make([]bool, len(records))
+	outcome := make([]*replication.Outcome, len(records))
+	for i := range records {
+		done[i] = !replicate[i]
+	}
+	for bi, i := range batchIndex {
+		outcome[i] = &result.Outcomes[bi]
+		done[i] = result.Outcomes[bi].Written
+	}
+	prefix := 0
+	for prefix < len(records) && done[prefix] {
+		prefix++
+	}
+
+	for i, o := range outcome {
+		if o != nil && o.Permanent {
+			h.log.ErrorContext(ctx, "record rejected by the target: reported as a batch item failure, Lambda retries it and then sends it to the on-failure destination",
+				"stream", stream, "targetStream", target, "shardId", records[i].shardID,
+				"sequenceNumber", records[i].rec.Kinesis.SequenceNumber, "partitionKey", records[i].rec.Kinesis.PartitionKey,
+				"bytes", len(records[i].rec.Kinesis.Data), "error", o.Err)
+		}
+	}
+
+	inv := metrics.Invocation{
+		Stream:            stream,
+		ReplicatedRecords: result.Stats.Written,
+		ReplicatedBytes:   result.Stats.WrittenBytes,
+		SkippedRecords:    len(records) - len(batch.Records),
+		FailedRecords:     result.Stats.Failed,
+		ResentRecords:     result.Stats.Resent,
+		ThrottledRecords:  result.Stats.Throttled,
+	}
+	h.checkpointPrefix(ctx, source, cfg, records[:prefix], outcome[:prefix], &inv)
+
+	now := h.now()
+	inv.MaxRecordAgeSeconds = seconds(now.Sub(oldest(arrivals)))
+	if last := lastWritten(outcome[:prefix]); last >= 0 {
+		inv.ReplicationLagSeconds = seconds(now.Sub(records[last].arrival))
+	}
+	if err := h.emitter.Emit(ctx, inv); err != nil {
+		h.log.WarnContext(ctx, "emit metrics", "stream", stream, "error", err)
+	}
+
+	if prefix < len(records) {
+		first := records[prefix].rec.Kinesis.SequenceNumber
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: first})
+	}
+	h.log.InfoContext(ctx, "batch replicated",
+		"stream", stream, "targetStream", target, "targetRegion", h.settings.TargetRegion,
+		"records", len(records), "replicated", result.Stats.Written, "skipped", inv.SkippedRecords,
+		"failed", result.Stats.Failed, "resent", result.Stats.Resent, "throttled", result.Stats.Throttled,
+		"requests", result.Stats.Requests, "acknowledged", prefix, "epoch", cfg.Epoch)
+
+	if err := h.emitter.Flush(ctx); err != nil {
+		h.log.WarnContext(ctx, "mirror metrics", "region", h.settings.MetricsMirrorRegion, "error", err)
+	}
+	return resp, nil
+}
+
+// checkpointPrefix saves, per shard, the last record of the replicated prefix
+// that this Region wrote. A failed save is logged and leaves the checkpoint
+// behind, never ahead: the records are in the target, so failing the batch
+// would only write them again, and a lagging checkpoint only moves a resume
+// point earlier (CheckpointAgeSeconds alarms on it).
+func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cfg activeregion.Config,
+	records []sourceRecord, outcome []*replication.Outcome, inv *metrics.Invocation) {
+	lastOfShard := make(map[string]int)
+	var shards []string
+	for i, o := range outcome {
+		if o == nil || !o.Written {
+			continue
+		}
+		if _, seen := lastOfShard[records[i].shardID]; !seen {
+			shards = append(shards, records[i].shardID)
+		}
+		lastOfShard[records[i].shardID] = i
+	}
+	now := h.now().UTC()
+	var oldestCommit time.Time
+	for _, shard := range shards {
+		i := lastOfShard[shard]
+		r := records[i]
+		commit, from := r.arrival, checkpoint.SourceArrival
+		if t, ok := h.extractor.Extract(r.rec.Kinesis.Data); ok {
+			commit, from = t, checkpoint.SourceCommit
+		} else {
+			inv.CommitTimestampFallbacks++
+		}
+		cp := checkpoint.Checkpoint{
+			StreamName:              source.Stream,
+			ShardID:                 shard,
+			LastReplicatedTimestamp: commit.UTC(),
+			TimestampSource:         from,
+			LastSequenceNumber:      r.rec.Kinesis.SequenceNumber,
+			LastArrivalTimestamp:    r.arrival.UTC(),
+			TargetShardID:           outcome[i].TargetShardID,
+			TargetSequenceNumber:    outcome[i].TargetSequenceNumber,
+			SourceRegion:            source.Region,
+			TargetRegion:            h.settings.TargetRegion,
+			Epoch:                   cfg.At(r.arrival).Epoch,
+			UpdatedAt:               now,
+		}
+		if _, err := h.checkpoints.Save(ctx, cp); err != nil {
+			h.log.ErrorContext(ctx, "save checkpoint: it stays behind until a later batch saves one",
+				"stream", source.Stream, "shardId", shard, "sequenceNumber", cp.LastSequenceNumber, "error", err)
+			continue
+		}
+		if oldestCommit.IsZero() || commit.Before(oldestCommit) {
+			oldestCommit = commit
+		}
+	}
+	if !oldestCommit.IsZero() {
+		inv.CheckpointAgeSeconds = seconds(now.Sub(oldestCommit))
+	}
+}
+
+// maxRecordBytes is the target stream's record size limit, read once per
+// stream; until it can be read the Kinesis default applies.
+func (h *Handler) maxRecordBytes(ctx context.Context, stream string) int {
+	h.limitsMu.Lock()
+	limit, ok := h.limits[stream]
+	h.limitsMu.Unlock()
+	if ok {
+		return limit
+	}
+	out, err := h.target.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+	if err != nil {
+		h.log.WarnContext(ctx, "read the target stream's record size limit; using the 1 MiB default this time",
+			"targetStream", stream, "region", h.settings.TargetRegion, "error", err)
+		return 0
+	}
+	limit = 0
+	if s := out.StreamDescriptionSummary; s != nil && s.MaxRecordSizeInKiB != nil {
+		limit = int(*s.MaxRecordSizeInKiB) * 1024
+	}
+	h.limitsMu.Lock()
+	h.limits[stream] = limit
+	h.limitsMu.Unlock()
+	return limit
+}
+
+// parseEvent checks that the batch is one stream's and that every record
+// carries what the handler relies on.
+func parseEvent(ev events.KinesisEvent) (streamarn.ARN, []sourceRecord, error) {
+	first := ev.Records[0].EventSourceArn
+	source, err := streamarn.Parse(first)
+	if err != nil {
+		return streamarn.ARN{}, nil, fmt.Errorf("record 0: eventSourceARN: %w", err)
+	}
+	records := make([]sourceRecord, len(ev.Records))
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		switch {
+		case r.EventSourceArn != first:
+			return streamarn.ARN{}, nil, fmt.Errorf("record %d: eventSourceARN %q differs from record 0's %q: one batch must come from one stream", i, r.EventSourceArn, first)
+		case r.Kinesis.SequenceNumber == "":
+			return streamarn.ARN{}, nil, fmt.Errorf("record %d: no kinesis.sequenceNumber", i)
+		case r.Kinesis.ApproximateArrivalTimestamp.IsZero():
+			return streamarn.ARN{}, nil, fmt.Errorf("record %d (sequence number %s): no kinesis.approximateArrivalTimestamp", i, r.Kinesis.SequenceNumber)
+		}
+		shard, _, ok := strings.Cut(r.EventID, ":")
+		if !ok || !strings.HasPrefix(shard, "shardId-") {
+			return streamarn.ARN{}, nil, fmt.Errorf("record %d (sequence number %s): eventID %q is not shardId-…:sequenceNumber", i, r.Kinesis.SequenceNumber, r.EventID)
+		}
+		records[i] = sourceRecord{shardID: shard, arrival: r.Kinesis.ApproximateArrivalTimestamp.Time, rec: r}
+	}
+	return source, records, nil
+}
+
+func lastWritten(outcome []*replication.Outcome) int {
+	for i := len(outcome) - 1; i >= 0; i-- {
+		if outcome[i] != nil && outcome[i].Written {
+			return i
+		}
+	}
+	return -1
+}
+
+func oldest(ts []time.Time) time.Time {
+	o := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(o) {
+			o = t
+		}
+	}
+	return o
+}
+
+func seconds(d time.Duration) *float64 {
+	s := max(d.Seconds(), 0)
+	return &s
+}

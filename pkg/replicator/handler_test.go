@@ -1,0 +1,546 @@
+package replicator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/metrics/metricstest"
+	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+)
+
+const (
+	testStream   = "orders"
+	testShard    = "shardId-000000000003"
+	sourceRegion = "us-east-1"
+	targetRegion = "us-east-2"
+)
+
+var (
+	t0        = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	streamARN = "arn:aws:kinesis:us-east-1:123456789012:stream/" + testStream
+)
+
+func testSettings() Settings {
+	return Settings{
+		OwnRegion:            sourceRegion,
+		TargetRegion:         targetRegion,
+		CheckpointTable:      DefaultCheckpointTable,
+		ActiveRegionTable:    DefaultActiveRegionTable,
+		CommitTimestampField: DefaultCommitTimestampField,
+		CacheTTL:             DefaultCacheTTL,
+		MetricsNamespace:     DefaultMetricsNamespace,
+	}
+}
+
+// sequenceNumber gives the i-th record a realistic 56-digit sequence number.
+func sequenceNumber(i int) string {
+	base, _ := new(big.Int).SetString("49590338271490256608559692538361571095921575989136588898", 10)
+	return base.Add(base, big.NewInt(int64(i)*1000)).String()
+}
+
+// kinesisEvent builds a Lambda Kinesis event of n records over keys keys,
+// arriving one second apart from start, each with a commit timestamp 100 ms
+// before its arrival.
+func kinesisEvent(n, keys int, start time.Time) events.KinesisEvent {
+	var ev events.KinesisEvent
+	for i := range n {
+		seq := sequenceNumber(i)
+		arrival := start.Add(time.Duration(i) * time.Second)
+		payload := fmt.Sprintf(`{"key":"k%d","seq":%d,"CommitTimestamp":%q}`, i%keys, i, arrival.Add(-100*time.Millisecond).Format(time.RFC3339Nano))
+		ev.Records = append(ev.Records, events.KinesisEventRecord{
+			AwsRegion:      sourceRegion,
+			EventID:        testShard + ":" + seq,
+			EventName:      "aws:kinesis:record",
+			EventSource:    "aws:kinesis",
+			EventSourceArn: streamARN,
+			EventVersion:   "1.0",
+			Kinesis: events.KinesisRecord{
+				ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: arrival},
+				Data:                        []byte(payload),
+				PartitionKey:                fmt.Sprintf("k%d", i%keys),
+				SequenceNumber:              seq,
+				KinesisSchemaVersion:        "1.0",
+			},
+		})
+	}
+	return ev
+}
+
+type harness struct {
+	target  *fakeTarget
+	ddb     *fakeDynamoDB
+	emf     *bytes.Buffer
+	handler *Handler
+	now     time.Time
+}
+
+func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
+	t.Helper()
+	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
+	if cfg != nil {
+		h.ddb.put(s.ActiveRegionTable, cfg)
+	}
+	h.handler = NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb},
+		WithOutput(h.emf),
+		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		WithClock(func() time.Time { return h.now }),
+		WithWriterOptions(replication.Options{
+			Sleep:  func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+			Jitter: func(time.Duration) time.Duration { return 0 },
+		}),
+	)
+	return h
+}
+
+// metricsOf parses the single EMF line the invocation wrote.
+func (h *harness) metricsOf(t *testing.T) metricstest.Document {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(h.emf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d EMF lines, want 1:\n%s", len(lines), h.emf.String())
+	}
+	doc, err := metricstest.Parse([]byte(lines[0]))
+	if err != nil {
+		t.Fatalf("EMF line does not parse: %v\n%s", err, lines[0])
+	}
+	return doc
+}
+
+func failedIDs(resp events.KinesisEventResponse) []string {
+	ids := []string{}
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func usEast1Active() *activeregion.Config {
+	cfg := activeConfig(testStream, activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-24 * time.Hour)})
+	return &cfg
+}
+
+func TestHandleReplicatesAndCheckpointsTheLastRecord(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	ev := kinesisEvent(10, 3, t0)
+
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 0 {
+		t.Fatalf("got batch item failures %v, want none", got)
+	}
+	if len(h.target.written) != 10 {
+		t.Fatalf("got %d records written, want 10", len(h.target.written))
+	}
+	for i, w := range h.target.written {
+		src := ev.Records[i].Kinesis
+		if aws.ToString(w.PartitionKey) != src.PartitionKey || !bytes.Equal(w.Data, src.Data) || w.ExplicitHashKey != nil {
+			t.Fatalf("record %d written as key %q data %q hash key %v, want key %q data %q and no hash key",
+				i, aws.ToString(w.PartitionKey), w.Data, w.ExplicitHashKey, src.PartitionKey, src.Data)
+		}
+	}
+
+	cps := h.ddb.checkpoints(DefaultCheckpointTable)
+	cp, ok := cps[testShard]
+	if !ok || len(cps) != 1 {
+		t.Fatalf("got checkpoints %v, want one for %s", cps, testShard)
+	}
+	last := ev.Records[9].Kinesis
+	want := checkpoint.Checkpoint{
+		StreamName:              testStream,
+		ShardID:                 testShard,
+		LastReplicatedTimestamp: last.ApproximateArrivalTimestamp.Add(-100 * time.Millisecond),
+		TimestampSource:         checkpoint.SourceCommit,
+		LastSequenceNumber:      last.SequenceNumber,
+		LastArrivalTimestamp:    last.ApproximateArrivalTimestamp.Time,
+		TargetShardID:           "shardId-000000000001",
+		TargetSequenceNumber:    "1000010",
+		SourceRegion:            sourceRegion,
+		TargetRegion:            targetRegion,
+		Epoch:                   1,
+		UpdatedAt:               h.now,
+	}
+	if !cp.LastReplicatedTimestamp.Equal(want.LastReplicatedTimestamp) || !cp.LastArrivalTimestamp.Equal(want.LastArrivalTimestamp) || !cp.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Fatalf("got checkpoint times %v / %v / %v, want %v / %v / %v", cp.LastReplicatedTimestamp, cp.LastArrivalTimestamp, cp.UpdatedAt,
+			want.LastReplicatedTimestamp, want.LastArrivalTimestamp, want.UpdatedAt)
+	}
+	cp.LastReplicatedTimestamp, cp.LastArrivalTimestamp, cp.UpdatedAt = want.LastReplicatedTimestamp, want.LastArrivalTimestamp, want.UpdatedAt
+	if cp != want {
+		t.Fatalf("got checkpoint\n%+v\nwant\n%+v", cp, want)
+	}
+
+	doc := h.metricsOf(t)
+	wantMetrics := map[string]float64{
+		"ReplicatedRecords": 10, "SkippedRecords": 0, "FailedRecords": 0, "ResentRecords": 0,
+		"ThrottledRecords": 0, "CommitTimestampFallbacks": 0,
+		"ReplicationLagSeconds": h.now.Sub(last.ApproximateArrivalTimestamp.Time).Seconds(),
+		"MaxRecordAgeSeconds":   h.now.Sub(t0).Seconds(),
+		"CheckpointAgeSeconds":  h.now.Sub(want.LastReplicatedTimestamp).Seconds(),
+		"ReplicatedBytes":       float64(totalBytes(ev)),
+	}
+	if doc.Stream != testStream {
+		t.Fatalf("got EMF StreamName %q, want %q", doc.Stream, testStream)
+	}
+	for name, v := range wantMetrics {
+		if got, ok := doc.Values[name]; !ok || got != v {
+			t.Errorf("metric %s: got %v (present %v), want %v", name, got, ok, v)
+		}
+	}
+}
+
+func totalBytes(ev events.KinesisEvent) int {
+	n := 0
+	for _, r := range ev.Records {
+		n += len(r.Kinesis.Data)
+	}
+	return n
+}
+
+func TestHandleReportsTheFirstUnwrittenRecord(t *testing.T) {
+	tests := []struct {
+		name        string
+		fail        func(e kintypes.PutRecordsRequestEntry) string
+		requestErr  error
+		oversize    int // index of a record made too large, or -1
+		wantFailure int // index of the record reported, or -1
+		wantCheckpt int // index of the checkpointed record, or -1
+		wantFailed  float64
+	}{
+		{
+			name:     "non-retryable entry error in the middle",
+			fail:     failSeq(5, "KMSAccessDeniedException"),
+			oversize: -1,
+			// 6-9 went out in the same request and are written, not acknowledged.
+			wantFailure: 5, wantCheckpt: 4, wantFailed: 1,
+		},
+		{
+			name:        "non-retryable entry error on the first record",
+			fail:        failSeq(0, "KMSNotFoundException"),
+			oversize:    -1,
+			wantFailure: 0, wantCheckpt: -1, wantFailed: 1,
+		},
+		{
+			name:        "oversize record is never sent",
+			oversize:    7,
+			wantFailure: 7, wantCheckpt: 6, wantFailed: 3,
+		},
+		{
+			name:        "stream missing in the target Region",
+			requestErr:  &kintypes.ResourceNotFoundException{Message: aws.String("Stream orders not found")},
+			oversize:    -1,
+			wantFailure: 0, wantCheckpt: -1, wantFailed: 10,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, testSettings(), usEast1Active())
+			h.target.fail, h.target.requestErr = tt.fail, tt.requestErr
+			ev := kinesisEvent(10, 10, t0)
+			if tt.oversize >= 0 {
+				ev.Records[tt.oversize].Kinesis.Data = bytes.Repeat([]byte("x"), 1<<20)
+			}
+			resp, err := h.handler.Handle(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{ev.Records[tt.wantFailure].Kinesis.SequenceNumber}
+			if got := failedIDs(resp); len(got) != 1 || got[0] != want[0] {
+				t.Fatalf("got batch item failures %v, want %v", got, want)
+			}
+			cps := h.ddb.checkpoints(DefaultCheckpointTable)
+			if tt.wantCheckpt < 0 {
+				if len(cps) != 0 {
+					t.Fatalf("got checkpoints %v, want none", cps)
+				}
+			} else if got, want := cps[testShard].LastSequenceNumber, ev.Records[tt.wantCheckpt].Kinesis.SequenceNumber; got != want {
+				t.Fatalf("got checkpoint at %s, want %s", got, want)
+			}
+			if got := h.metricsOf(t).Values["FailedRecords"]; got != tt.wantFailed {
+				t.Fatalf("got FailedRecords %v, want %v", got, tt.wantFailed)
+			}
+		})
+	}
+}
+
+// failSeq fails, with code, the entry whose payload carries "seq":n.
+func failSeq(n int, code string) func(kintypes.PutRecordsRequestEntry) string {
+	marker := fmt.Sprintf(`"seq":%d,`, n)
+	return func(e kintypes.PutRecordsRequestEntry) string {
+		if bytes.Contains(e.Data, []byte(marker)) {
+			return code
+		}
+		return ""
+	}
+}
+
+func TestHandleRetriesThrottledRecordsWithinTheInvocation(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	throttled := map[string]bool{}
+	h.target.fail = func(e kintypes.PutRecordsRequestEntry) string {
+		if k := string(e.Data); !throttled[k] {
+			throttled[k] = true
+			if bytes.Contains(e.Data, []byte(`"seq":2,`)) || bytes.Contains(e.Data, []byte(`"seq":3,`)) {
+				return "ProvisionedThroughputExceededException"
+			}
+		}
+		return ""
+	}
+	ev := kinesisEvent(6, 6, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 0 {
+		t.Fatalf("got batch item failures %v, want none", got)
+	}
+	doc := h.metricsOf(t)
+	if doc.Values["ThrottledRecords"] != 2 || doc.Values["ReplicatedRecords"] != 6 {
+		t.Fatalf("got ThrottledRecords %v ReplicatedRecords %v, want 2 and 6", doc.Values["ThrottledRecords"], doc.Values["ReplicatedRecords"])
+	}
+}
+
+func TestHandleInInactiveRegionSkipsEverything(t *testing.T) {
+	cfg := activeConfig(testStream,
+		activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-48 * time.Hour)},
+		activeregion.Epoch{Region: targetRegion, Since: t0.Add(-24 * time.Hour)},
+	)
+	h := newHarness(t, testSettings(), &cfg)
+	resp, err := h.handler.Handle(context.Background(), kinesisEvent(8, 2, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 0 {
+		t.Fatalf("got batch item failures %v, want none: skipped records are done", got)
+	}
+	if n := h.target.requests(); n != 0 {
+		t.Fatalf("got %d PutRecords calls, want none", n)
+	}
+	if cps := h.ddb.checkpoints(DefaultCheckpointTable); len(cps) != 0 {
+		t.Fatalf("got checkpoints %v, want the checkpoint untouched", cps)
+	}
+	doc := h.metricsOf(t)
+	if doc.Values["SkippedRecords"] != 8 || doc.Values["ReplicatedRecords"] != 0 {
+		t.Fatalf("got SkippedRecords %v ReplicatedRecords %v, want 8 and 0", doc.Values["SkippedRecords"], doc.Values["ReplicatedRecords"])
+	}
+	if _, ok := doc.Values["ReplicationLagSeconds"]; ok {
+		t.Fatal("ReplicationLagSeconds emitted for an invocation that replicated nothing")
+	}
+}
+
+func TestHandleDecidesByArrivalAcrossASwitch(t *testing.T) {
+	// us-east-1 was active until t0+5s, when us-east-2 took over: records
+	// 0-4 arrived while us-east-1 was active and are drained; 5-9 are not
+	// this Region's to replicate.
+	cfg := activeConfig(testStream,
+		activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-time.Hour)},
+		activeregion.Epoch{Region: targetRegion, Since: t0.Add(5 * time.Second)},
+	)
+	h := newHarness(t, testSettings(), &cfg)
+	ev := kinesisEvent(10, 4, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 0 {
+		t.Fatalf("got batch item failures %v, want none", got)
+	}
+	if len(h.target.written) != 5 {
+		t.Fatalf("got %d records written, want the 5 that arrived before the switch", len(h.target.written))
+	}
+	cp := h.ddb.checkpoints(DefaultCheckpointTable)[testShard]
+	if cp.LastSequenceNumber != ev.Records[4].Kinesis.SequenceNumber || cp.Epoch != 1 {
+		t.Fatalf("got checkpoint at %s epoch %d, want record 4 (%s) under epoch 1", cp.LastSequenceNumber, cp.Epoch, ev.Records[4].Kinesis.SequenceNumber)
+	}
+}
+
+func TestHandleFailsTheBatchWhenItCannotDecide(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     *activeregion.Config
+		getErr  error
+		wantErr string
+	}{
+		{name: "no config item for the stream", wantErr: "orders"},
+		{name: "config table unreadable", cfg: usEast1Active(), getErr: errors.New("connection refused"), wantErr: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, testSettings(), tt.cfg)
+			h.ddb.getErr = tt.getErr
+			_, err := h.handler.Handle(context.Background(), kinesisEvent(3, 1, t0))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one mentioning %q", err, tt.wantErr)
+			}
+			if n := h.target.requests(); n != 0 {
+				t.Fatalf("got %d PutRecords calls, want none: nothing is written or skipped on a guess", n)
+			}
+		})
+	}
+}
+
+func TestHandleRejectsMalformedEventsWithoutWriting(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(ev *events.KinesisEvent)
+		wantErr string
+	}{
+		{"two streams in one batch", func(ev *events.KinesisEvent) {
+			ev.Records[1].EventSourceArn = "arn:aws:kinesis:us-east-1:123456789012:stream/payments"
+		}, "one batch must come from one stream"},
+		{"not a Kinesis ARN", func(ev *events.KinesisEvent) {
+			for i := range ev.Records {
+				ev.Records[i].EventSourceArn = "arn:aws:sqs:us-east-1:123456789012:orders"
+			}
+		}, "eventSourceARN"},
+		{"missing sequence number", func(ev *events.KinesisEvent) { ev.Records[2].Kinesis.SequenceNumber = "" }, "sequenceNumber"},
+		{"missing arrival timestamp", func(ev *events.KinesisEvent) {
+			ev.Records[1].Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{}
+		}, "approximateArrivalTimestamp"},
+		{"eventID without a shard", func(ev *events.KinesisEvent) { ev.Records[0].EventID = "nonsense" }, "eventID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, testSettings(), usEast1Active())
+			ev := kinesisEvent(4, 2, t0)
+			tt.mutate(&ev)
+			_, err := h.handler.Handle(context.Background(), ev)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one mentioning %q", err, tt.wantErr)
+			}
+			if n := h.target.requests(); n != 0 {
+				t.Fatalf("got %d PutRecords calls, want none", n)
+			}
+		})
+	}
+}
+
+func TestHandleEmptyBatchDoesNothing(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	resp, err := h.handler.Handle(context.Background(), events.KinesisEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("got %#v, want an empty (not null) batchItemFailures list", resp.BatchItemFailures)
+	}
+	if h.target.requests() != 0 || h.ddb.gets != 0 || h.emf.Len() != 0 {
+		t.Fatalf("got %d PutRecords, %d GetItem, %d EMF bytes; want nothing", h.target.requests(), h.ddb.gets, h.emf.Len())
+	}
+}
+
+func TestHandleFallsBackToArrivalTimeWithoutACommitTimestamp(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	ev := kinesisEvent(3, 1, t0)
+	ev.Records[2].Kinesis.Data = []byte("\x00\x01 not json")
+	if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	cp := h.ddb.checkpoints(DefaultCheckpointTable)[testShard]
+	if cp.TimestampSource != checkpoint.SourceArrival || !cp.LastReplicatedTimestamp.Equal(ev.Records[2].Kinesis.ApproximateArrivalTimestamp.Time) {
+		t.Fatalf("got checkpoint %s from %s, want the arrival time %s", cp.LastReplicatedTimestamp, cp.TimestampSource, ev.Records[2].Kinesis.ApproximateArrivalTimestamp.Time)
+	}
+	if !bytes.Equal(h.target.written[2].Data, ev.Records[2].Kinesis.Data) {
+		t.Fatal("payload altered on the way")
+	}
+	if got := h.metricsOf(t).Values["CommitTimestampFallbacks"]; got != 1 {
+		t.Fatalf("got CommitTimestampFallbacks %v, want 1", got)
+	}
+}
+
+func TestHandleWritesToTheMappedStream(t *testing.T) {
+	s, err := SettingsFromEnv(envOf(map[string]string{"TARGET_REGION": targetRegion, "STREAM_NAME_MAP": "orders=orders-replica"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotStreams []string
+	h := newHarness(t, s, usEast1Active())
+	h.handler.target = streamRecorder{h.target, &gotStreams}
+	h.handler.writer = replication.NewWriter(h.handler.target, replication.Options{})
+	if _, err := h.handler.Handle(context.Background(), kinesisEvent(2, 1, t0)); err != nil {
+		t.Fatal(err)
+	}
+	if len(gotStreams) == 0 || gotStreams[0] != "orders-replica" {
+		t.Fatalf("got target streams %v, want orders-replica", gotStreams)
+	}
+}
+
+func TestHandleSurvivesACheckpointWriteFailure(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	h.ddb.putErrs = 1
+	resp, err := h.handler.Handle(context.Background(), kinesisEvent(3, 1, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 0 {
+		t.Fatalf("got batch item failures %v, want none: the records are in the target", got)
+	}
+	if _, ok := h.metricsOf(t).Values["CheckpointAgeSeconds"]; ok {
+		t.Fatal("CheckpointAgeSeconds emitted although no checkpoint was saved")
+	}
+}
+
+func TestHandleOutputIsLambdaJSON(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	h.target.fail = failSeq(1, "InternalFailure")
+	h.handler.writer = replication.NewWriter(h.target, replication.Options{
+		Sleep: func(ctx context.Context, _ time.Duration) error { return errors.New("no time left") },
+	})
+	ev := kinesisEvent(3, 3, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"batchItemFailures":[{"itemIdentifier":"` + ev.Records[1].Kinesis.SequenceNumber + `"}]}`
+	if string(out) != want {
+		t.Fatalf("got %s, want %s", out, want)
+	}
+}
+
+func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	// Record 3 is throttled once; the backoff before its retry would end
+	// after the Lambda deadline, so the invocation stops with it unwritten.
+	h.target.fail = failSeq(3, "ProvisionedThroughputExceededException")
+	h.handler.writer = replication.NewWriter(h.target, replication.Options{
+		BaseBackoff: time.Hour, MaxBackoff: time.Hour, DeadlineMargin: time.Second,
+		Jitter: func(max time.Duration) time.Duration { return max },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ev := kinesisEvent(8, 8, t0)
+	resp, err := h.handler.Handle(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := failedIDs(resp), ev.Records[3].Kinesis.SequenceNumber; len(got) != 1 || got[0] != want {
+		t.Fatalf("got batch item failures %v, want [%s]", got, want)
+	}
+	if got, want := h.ddb.checkpoints(DefaultCheckpointTable)[testShard].LastSequenceNumber, ev.Records[2].Kinesis.SequenceNumber; got != want {
+		t.Fatalf("got checkpoint at %s, want record 2 (%s)", got, want)
+	}
+	doc := h.metricsOf(t)
+	if doc.Values["ThrottledRecords"] != 1 || doc.Values["FailedRecords"] != 1 || doc.Values["ReplicatedRecords"] != 7 {
+		t.Fatalf("got throttled %v failed %v replicated %v, want 1, 1, 7",
+			doc.Values["ThrottledRecords"], doc.Values["FailedRecords"], doc.Values["ReplicatedRecords"])
+	}
+}

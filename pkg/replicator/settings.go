@@ -1,0 +1,101 @@
+package replicator
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
+)
+
+// Settings is the replicator's environment contract (DESIGN.md), parsed and
+// validated once at cold start.
+type Settings struct {
+	// OwnRegion is AWS_REGION, set by Lambda; used only to refuse a target
+	// that is the function's own Region (that would be a loop).
+	OwnRegion            string
+	TargetRegion         string
+	NameMap              streamarn.NameMap
+	CheckpointTable      string
+	ActiveRegionTable    string
+	CommitTimestampField string
+	Ordering             replication.Ordering
+	CacheTTL             time.Duration
+	MetricsNamespace     string
+	MetricsMirrorRegion  string
+	TargetEndpointURL    string
+}
+
+// Defaults of DESIGN.md.
+const (
+	DefaultCheckpointTable      = "kdsReplicationCheckpoint"
+	DefaultActiveRegionTable    = "kdsActiveRegionConfig"
+	DefaultCommitTimestampField = "CommitTimestamp"
+	DefaultCacheTTL             = 5 * time.Second
+	DefaultMetricsNamespace     = "KinesisReplication"
+)
+
+// regionPattern accepts every AWS Region name shape (us-east-1,
+// ap-southeast-4, us-gov-west-1, eu-isoe-west-1) without a list that goes
+// stale when AWS opens a Region.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+
+// ValidRegion reports whether s has the shape of an AWS Region name.
+func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
+
+// SettingsFromEnv reads the environment through getenv (os.Getenv in main).
+// Every error names the variable and the value at fault.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		OwnRegion:            strings.TrimSpace(getenv("AWS_REGION")),
+		TargetRegion:         strings.TrimSpace(getenv("TARGET_REGION")),
+		CheckpointTable:      orDefault(getenv("CHECKPOINT_TABLE"), DefaultCheckpointTable),
+		ActiveRegionTable:    orDefault(getenv("ACTIVE_REGION_TABLE"), DefaultActiveRegionTable),
+		CommitTimestampField: orDefault(getenv("COMMIT_TIMESTAMP_FIELD"), DefaultCommitTimestampField),
+		MetricsNamespace:     orDefault(getenv("METRICS_NAMESPACE"), DefaultMetricsNamespace),
+		MetricsMirrorRegion:  strings.TrimSpace(getenv("METRICS_MIRROR_REGION")),
+		TargetEndpointURL:    strings.TrimSpace(getenv("TARGET_ENDPOINT_URL")),
+		CacheTTL:             DefaultCacheTTL,
+	}
+	switch {
+	case s.TargetRegion == "":
+		return Settings{}, fmt.Errorf("TARGET_REGION is required: the Region to replicate to, e.g. us-east-2")
+	case !ValidRegion(s.TargetRegion):
+		return Settings{}, fmt.Errorf("TARGET_REGION %q is not an AWS Region name", s.TargetRegion)
+	case s.OwnRegion != "" && s.OwnRegion == s.TargetRegion:
+		return Settings{}, fmt.Errorf("TARGET_REGION %q is the function's own Region (AWS_REGION): records would replicate onto themselves", s.TargetRegion)
+	case s.MetricsMirrorRegion != "" && !ValidRegion(s.MetricsMirrorRegion):
+		return Settings{}, fmt.Errorf("METRICS_MIRROR_REGION %q is not an AWS Region name", s.MetricsMirrorRegion)
+	}
+
+	nameMap, err := streamarn.ParseNameMap(getenv("STREAM_NAME_MAP"))
+	if err != nil {
+		return Settings{}, fmt.Errorf("STREAM_NAME_MAP: %w", err)
+	}
+	s.NameMap = nameMap
+
+	if s.Ordering, err = replication.ParseOrdering(orDefault(getenv("ORDERING"), "key")); err != nil {
+		return Settings{}, fmt.Errorf("ORDERING: %w", err)
+	}
+
+	if v := strings.TrimSpace(getenv("ACTIVE_REGION_CACHE_TTL")); v != "" {
+		ttl, err := time.ParseDuration(v)
+		if err != nil {
+			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: want a Go duration such as 5s: %w", v, err)
+		}
+		if ttl < 0 {
+			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: must not be negative", v)
+		}
+		s.CacheTTL = ttl
+	}
+	return s, nil
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
+}

@@ -499,7 +499,7 @@ func (inv *invocation) warnIdle(name string, counted []checkpoint.Checkpoint, re
 		inv.warn("%s %s: checkpoint %s is %s behind the stream's newest (%s)",
 			name, cp.ShardID, stamp(cp.LastReplicatedTimestamp), newest.Sub(cp.LastReplicatedTimestamp), stamp(newest))
 	}
-	inv.warn("%s: idle or closed shard(s) %s hold resumeFrom back by %s (%s instead of %s); if they are idle or closed, exclude them with \"ignoreShards\":{%q:[%s]}",
+	inv.warn("%s: shard(s) %s lag the others and hold resumeFrom back by %s (%s instead of %s); if they are idle or closed, exclude them with \"ignoreShards\":{%q:[%s]}",
 		name, strings.Join(names, ", "), withoutIdle.Sub(resume), stamp(resume), stamp(withoutIdle), name, quoteAll(names))
 }
 

@@ -1,0 +1,66 @@
+package failover
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSettingsFromEnv(t *testing.T) {
+	base := map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-2"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(Settings) bool
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			env:  base,
+			want: func(s Settings) bool {
+				return slices.Equal(s.Regions, []string{"us-east-1", "us-east-2"}) && s.OwnRegion == "us-east-2" &&
+					s.CheckpointTable == DefaultCheckpointTable && s.ActiveRegionTable == DefaultActiveRegionTable &&
+					s.ReplicatorFunctionName == "" && s.IdleShardThreshold == DefaultIdleShardThreshold &&
+					s.HistoryLimit == 20 && s.CrossRegionTimeout == DefaultCrossRegionTimeout
+			},
+		},
+		{
+			name: "everything set",
+			env: map[string]string{
+				"REGIONS": " eu-west-1 , eu-central-1 ", "AWS_REGION": "eu-west-1",
+				"CHECKPOINT_TABLE": "cp", "ACTIVE_REGION_TABLE": "cfg",
+				"REPLICATOR_FUNCTION_NAME": "kds-crr-replicator", "IDLE_SHARD_THRESHOLD": "90s",
+			},
+			want: func(s Settings) bool {
+				return slices.Equal(s.Regions, []string{"eu-west-1", "eu-central-1"}) && s.CheckpointTable == "cp" &&
+					s.ActiveRegionTable == "cfg" && s.ReplicatorFunctionName == "kds-crr-replicator" &&
+					s.IdleShardThreshold == 90*time.Second
+			},
+		},
+		{name: "REGIONS missing", env: map[string]string{"AWS_REGION": "us-east-1"}, wantErr: "REGIONS"},
+		{name: "one Region", env: map[string]string{"REGIONS": "us-east-1", "AWS_REGION": "us-east-1"}, wantErr: "at least two Regions"},
+		{name: "Region twice", env: map[string]string{"REGIONS": "us-east-1,us-east-1", "AWS_REGION": "us-east-1"}, wantErr: "listed twice"},
+		{name: "not a Region", env: map[string]string{"REGIONS": "us-east-1,useast2", "AWS_REGION": "us-east-1"}, wantErr: `"useast2" is not an AWS Region`},
+		{name: "AWS_REGION missing", env: map[string]string{"REGIONS": "us-east-1,us-east-2"}, wantErr: "AWS_REGION"},
+		{name: "bad threshold", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "IDLE_SHARD_THRESHOLD": "5"}, wantErr: "IDLE_SHARD_THRESHOLD"},
+		{name: "negative threshold", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "IDLE_SHARD_THRESHOLD": "-1m"}, wantErr: "IDLE_SHARD_THRESHOLD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := SettingsFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if !tt.want(s) {
+				t.Fatalf("got settings %+v", s)
+			}
+		})
+	}
+}

@@ -34,27 +34,29 @@ func NewStore(client DynamoDBAPI, table string) *Store {
 	return &Store{client: client, table: table}
 }
 
-// saveCondition lets a checkpoint only move forward. Both Regions' streams
-// have the same name and shard IDs, so after a failover the new Region's
-// replicator writes the same (streamName, shardId) items, and sequence numbers
-// of two different streams are not comparable. Checkpoints are therefore
-// ordered by (epoch, sequence number): the epoch is that of the active-Region
-// history entry under which the record was replicated, and epochs only grow
-// across switches. So a write wins if there is no item yet, or the stored
-// epoch is smaller, or the epoch is equal and the stored sequence number is
-// numerically smaller. DynamoDB compares strings bytewise ("9" > "10"), so
-// the numeric compare is by length first, then bytewise among equal lengths;
-// that is exact because sequence numbers have no leading zeros (Validate
-// refuses them).
+// saveCondition is the order Save explains, as a DynamoDB condition.
 const saveCondition = "attribute_not_exists(shardId) OR epoch < :epoch OR " +
 	"(epoch = :epoch AND (size(lastSequenceNumber) < :len OR " +
 	"(size(lastSequenceNumber) = :len AND lastSequenceNumber < :seq)))"
 
-// Save writes cp if it is ahead of the stored checkpoint of its shard, by
-// (epoch, sequence number) as saveCondition explains, in one conditional
-// write, so concurrent writers can never move a checkpoint backwards. A
-// checkpoint that is not ahead (older, or the same sequence number again) is
-// (false, nil): losing the race is a result, not an error.
+// Save writes cp if it is ahead of the stored checkpoint of its shard, in one
+// conditional write, so concurrent writers never move a checkpoint backwards.
+//
+// Both Regions' streams have the same name and the same shard IDs, and the
+// key is (streamName, shardId), so after a failover the new Region's
+// replicator writes the same items; sequence numbers of two different
+// streams are not comparable. Checkpoints are therefore ordered by (epoch,
+// sequence number): the epoch is that of the active-Region history entry
+// under which the record was replicated, and epochs only grow across
+// switches. So the write happens only if no item exists, or the stored epoch
+// is smaller, or the epoch is equal and the stored lastSequenceNumber is
+// numerically smaller than the new one. DynamoDB compares strings bytewise
+// ("9" > "10"), so the numeric compare is by length first and bytewise only
+// among equal lengths; that is exact because sequence numbers have no
+// leading zeros, which Validate enforces.
+//
+// A checkpoint that is not ahead (older, or the same sequence number again)
+// is (false, nil): losing the condition is a result, not an error.
 func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err error) {
 	if err := cp.Validate(); err != nil {
 		return false, fmt.Errorf("save checkpoint of stream %s shard %s: %w", cp.StreamName, cp.ShardID, err)

@@ -58,11 +58,11 @@ func TestWriteStopsBeforeABackoffThatWouldCrossTheDeadline(t *testing.T) {
 }
 
 func TestWriteCutsARequestAtTheDeadlineMinusMargin(t *testing.T) {
-	// Deadline 400ms away, margin 300ms: the second request is still in
-	// flight when the writer's own deadline passes. The fake lets the
+	// Deadline 2.5s away, margin 2s: the second request is still in flight
+	// when the writer's own deadline passes; the first has half a second. The fake lets the
 	// records reach the stream but the reply is lost; they must not count
 	// as written.
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
 	parentDone := make(chan bool, 1)
 	f := newFake()
@@ -75,7 +75,7 @@ func TestWriteCutsARequestAtTheDeadlineMinusMargin(t *testing.T) {
 		return callCtx.Err(), true
 	}
 	recs := records("A", "B", "C", "D", "E", "F")
-	res := NewWriter(f, Options{MaxRequestRecords: 2, Concurrency: 1, DeadlineMargin: 300 * time.Millisecond, Sleep: noSleep}).
+	res := NewWriter(f, Options{MaxRequestRecords: 2, Concurrency: 1, DeadlineMargin: 2 * time.Second, Sleep: noSleep}).
 		Write(ctx, Batch{Stream: "s1", Records: recs})
 
 	if <-parentDone {
@@ -98,8 +98,8 @@ func TestWriteCutsARequestAtTheDeadlineMinusMargin(t *testing.T) {
 	}
 	if dl, ok := f.ctxs[1].Deadline(); !ok {
 		t.Error("got a request context without a deadline, want the invocation deadline minus the margin")
-	} else if parent, _ := ctx.Deadline(); !dl.Equal(parent.Add(-300 * time.Millisecond)) {
-		t.Errorf("got request deadline %v, want %v", dl, parent.Add(-300*time.Millisecond))
+	} else if parent, _ := ctx.Deadline(); !dl.Equal(parent.Add(-2 * time.Second)) {
+		t.Errorf("got request deadline %v, want %v", dl, parent.Add(-2*time.Second))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,14 @@ func emulators(t *testing.T) *localaws.Emulators {
 		t.Fatal(emuErr)
 	}
 	return emuShared
+}
+
+var streamCount atomic.Int64
+
+// streamName is unique per call, so repeated runs (-count) can share the
+// emulator.
+func streamName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, streamCount.Add(1))
 }
 
 func TestMain(m *testing.M) {
@@ -211,7 +220,7 @@ func TestWriteReplicatesIntoKinesaliteInOrderDespiteFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := "replication-" + tt.name
+			stream := streamName("replication-" + tt.name)
 			admin := localaws.KinesisClient("us-east-2", emu.Kinesis[0])
 			if err := localaws.CreateStream(ctx, admin, stream, 4); err != nil {
 				t.Fatal(err)
@@ -305,11 +314,12 @@ func TestWriteSendsEmptyRecordsThroughTheRealClient(t *testing.T) {
 	defer cancel()
 	emu := emulators(t)
 	client := localaws.KinesisClient("us-east-2", emu.Kinesis[0])
-	if err := localaws.CreateStream(ctx, client, "empty-records", 1); err != nil {
+	stream := streamName("empty-records")
+	if err := localaws.CreateStream(ctx, client, stream, 1); err != nil {
 		t.Fatal(err)
 	}
 	recs := []Record{{SequenceNumber: "1", PartitionKey: "A", Data: nil}, {SequenceNumber: "2", PartitionKey: "A", Data: []byte{}}}
-	res := NewWriter(client, Options{}).Write(ctx, Batch{Stream: "empty-records", Records: recs})
+	res := NewWriter(client, Options{}).Write(ctx, Batch{Stream: stream, Records: recs})
 	if res.Prefix != 2 {
 		t.Fatalf("got prefix %d, want 2; errors %v, %v", res.Prefix, res.Outcomes[0].Err, res.Outcomes[1].Err)
 	}

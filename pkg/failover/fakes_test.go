@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -226,3 +227,5 @@ func (f *fakeLambda) DeleteFunctionConcurrency(_ context.Context, in *awslambda.
 }
 
 var errRegionDown = errors.New("dial tcp: connection refused")
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,271 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
+)
+
+// The DynamoDB emulator is started once, by the first test that needs it, so
+// the unit tests run without it; a missing emulator fails those tests.
+var emulator struct {
+	once sync.Once
+	emu  *localaws.Emulators
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if emulator.emu != nil {
+		emulator.emu.Close()
+	}
+	os.Exit(code)
+}
+
+func dynamoEndpoint(t *testing.T) string {
+	t.Helper()
+	emulator.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		emulator.emu, emulator.err = localaws.Start(ctx, 0)
+	})
+	if emulator.err != nil {
+		t.Fatalf("DynamoDB emulator: %v", emulator.err)
+	}
+	return emulator.emu.DynamoDB
+}
+
+var tableSeq atomic.Int64
+
+// dynamoTables creates a fresh pair of tables for one test and returns
+// settings naming them and a client of the emulator.
+func dynamoTables(t *testing.T) (Settings, *dynamodb.Client) {
+	t.Helper()
+	ddb := localaws.DynamoDBClient(east2, dynamoEndpoint(t))
+	safe := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")
+	n := tableSeq.Add(1)
+	s := testSettings()
+	s.CheckpointTable = fmt.Sprintf("cp-%d-%.40s", n, safe)
+	s.ActiveRegionTable = fmt.Sprintf("cfg-%d-%.40s", n, safe)
+	if err := localaws.CreateTables(context.Background(), ddb, s.CheckpointTable, s.ActiveRegionTable); err != nil {
+		t.Fatal(err)
+	}
+	return s, ddb
+}
+
+func invoke(t *testing.T, h *Handler, ctx context.Context, payload string) Report {
+	t.Helper()
+	r, err := h.Handle(ctx, json.RawMessage(payload))
+	if err != nil {
+		t.Fatalf("Handle(%s): %v", payload, err)
+	}
+	return r
+}
+
+func wantStatuses(t *testing.T, step string, r Report, want map[string]string) {
+	t.Helper()
+	if got := statuses(r); !equalMaps(got, want) {
+		t.Fatalf("%s: got statuses %v, want %v\nwarnings: %q", step, got, want, r.Warnings)
+	}
+}
+
+func TestInitStatusFailoverFailbackOnDynamoDB(t *testing.T) {
+	ctx := context.Background()
+	s, ddb := dynamoTables(t)
+	clock := t0
+	h := NewHandler(s, Clients{DynamoDB: ddb}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()))
+	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
+	cps := checkpoint.NewStore(ddb, s.CheckpointTable)
+	save := func(c checkpoint.Checkpoint) {
+		t.Helper()
+		if _, err := cps.Save(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := invoke(t, h, ctx, `{"action":"init","targetRegion":"us-east-1","streams":["s1","s2"]}`)
+	wantStatuses(t, "init", r, map[string]string{"s1": StatusCreated, "s2": StatusCreated})
+	r = invoke(t, h, ctx, `{"action":"init","targetRegion":"us-east-2","streams":["s1"]}`)
+	wantStatuses(t, "init again", r, map[string]string{"s1": StatusExists})
+	if got, _ := configs.Get(ctx, "s1"); got.ActiveRegion != east1 {
+		t.Fatalf("init again: got s1 active in %s, want it left in %s", got.ActiveRegion, east1)
+	}
+
+	// us-east-1 replicates into us-east-2 for a while.
+	save(cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1))
+	save(cp("s1", "shardId-000000000001", t0.Add(9*time.Minute), east1, 1))
+	save(cp("s2", "shardId-000000000000", t0.Add(8*time.Minute), east1, 1))
+
+	clock = t0.Add(11 * time.Minute)
+	r = invoke(t, h, ctx, `{"action":"status"}`)
+	wantStatuses(t, "status", r, map[string]string{"s1": StatusActive, "s2": StatusActive})
+	if r.ActiveRegion != east1 {
+		t.Fatalf("status: got activeRegion %q, want %q", r.ActiveRegion, east1)
+	}
+
+	r = invoke(t, h, inLambda("req-failover"), `{"targetRegion":"us-east-2","reason":"drill","requestedBy":"alice"}`)
+	wantStatuses(t, "failover", r, map[string]string{"s1": StatusSwitched, "s2": StatusSwitched})
+	checkResume(t, "failover", r, map[string]time.Time{"s1": t0.Add(9 * time.Minute), "s2": t0.Add(8 * time.Minute)}, t0.Add(8*time.Minute))
+	item, err := configs.Get(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := item.History[len(item.History)-1]
+	if item.ActiveRegion != east2 || item.Epoch != 2 || last.RequestID != "req-failover" || last.Reason != "drill" || last.RequestedBy != "alice" {
+		t.Fatalf("failover: got item active %s epoch %d last history %+v, want %s, 2, with the audit fields", item.ActiveRegion, item.Epoch, last, east2)
+	}
+	if !item.ActiveSince.Equal(clock) {
+		t.Errorf("failover: got activeSince %v, want %v", item.ActiveSince, clock)
+	}
+
+	r = invoke(t, h, ctx, `{"targetRegion":"us-east-2"}`)
+	wantStatuses(t, "failover again", r, map[string]string{"s1": StatusAlreadyActive, "s2": StatusAlreadyActive})
+
+	// us-east-2 replicates back into us-east-1 in epoch 2.
+	save(cp("s1", "shardId-000000000000", t0.Add(30*time.Minute), east2, 2))
+	save(cp("s1", "shardId-000000000001", t0.Add(31*time.Minute), east2, 2))
+	save(cp("s2", "shardId-000000000000", t0.Add(29*time.Minute), east2, 2))
+
+	clock = t0.Add(32 * time.Minute)
+	r = invoke(t, h, ctx, `{"targetRegion":"us-east-1","streams":["s1"],"expectedEpoch":1}`)
+	wantStatuses(t, "stale fence", r, map[string]string{"s1": StatusStaleEpoch})
+	if got, _ := configs.Get(ctx, "s1"); got.Epoch != 2 || got.ActiveRegion != east2 {
+		t.Fatalf("stale fence: got s1 at epoch %d in %s, want unchanged (2, %s)", got.Epoch, got.ActiveRegion, east2)
+	}
+
+	r = invoke(t, h, ctx, `{"targetRegion":"us-east-1","expectedEpoch":2}`)
+	wantStatuses(t, "failback", r, map[string]string{"s1": StatusSwitched, "s2": StatusSwitched})
+	checkResume(t, "failback", r, map[string]time.Time{"s1": t0.Add(30 * time.Minute), "s2": t0.Add(29 * time.Minute)}, t0.Add(29*time.Minute))
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "runs in us-east-2") {
+		t.Errorf("failback: got warnings %q, want only the one about the invoking Region", r.Warnings)
+	}
+	item, _ = configs.Get(ctx, "s2")
+	if item.Epoch != 3 || len(item.History) != 3 || item.History[1].Region != east2 || item.History[2].Region != east1 {
+		t.Fatalf("failback: got s2 epoch %d history %+v, want epochs 1..3 in us-east-1, us-east-2, us-east-1", item.Epoch, item.History)
+	}
+}
+
+func checkResume(t *testing.T, step string, r Report, want map[string]time.Time, wantLogStart time.Time) {
+	t.Helper()
+	for _, s := range r.Streams {
+		if w, ok := want[s.StreamName]; ok && (s.ResumeFrom == nil || !s.ResumeFrom.Equal(w)) {
+			t.Errorf("%s: %s: got resumeFrom %v, want %v", step, s.StreamName, deref(s.ResumeFrom), w)
+		}
+	}
+	if r.LogStreamStart == nil || !r.LogStreamStart.Equal(wantLogStart) {
+		t.Errorf("%s: got logStreamStart %v, want %v", step, deref(r.LogStreamStart), wantLogStart)
+	}
+}
+
+// pairedPuts holds each config PutItem until a second one for the same stream
+// arrives, so that two failovers both read the epoch before either writes: the
+// race is decided by DynamoDB's conditional write, not by scheduling.
+type pairedPuts struct {
+	DynamoDBAPI
+	table string
+	mu    sync.Mutex
+	wait  map[string]chan struct{}
+}
+
+func (p *pairedPuts) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if *in.TableName == p.table {
+		stream := in.Item["streamName"].(*ddbtypes.AttributeValueMemberS).Value
+		p.mu.Lock()
+		ch, waiting := p.wait[stream]
+		if !waiting {
+			ch = make(chan struct{})
+			p.wait[stream] = ch
+		} else {
+			delete(p.wait, stream)
+			close(ch)
+		}
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return p.DynamoDBAPI.PutItem(ctx, in, optFns...)
+}
+
+func TestConcurrentFailoversOnDynamoDBHaveExactlyOneWinnerPerStream(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, ddb := dynamoTables(t)
+	paired := &pairedPuts{DynamoDBAPI: ddb, table: s.ActiveRegionTable, wait: map[string]chan struct{}{}}
+	setup := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()))
+	racer := NewHandler(s, Clients{DynamoDB: paired}, WithLogger(discardLogger()))
+	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
+
+	for round := range 10 {
+		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
+		invoke(t, setup, ctx, fmt.Sprintf(`{"action":"init","targetRegion":"us-east-1","streams":[%q,%q]}`, a, b))
+		payload := fmt.Sprintf(`{"targetRegion":"us-east-2","streams":[%q,%q]}`, a, b)
+		reports := make([]Report, 2)
+		var wg sync.WaitGroup
+		for i := range reports {
+			wg.Go(func() { reports[i] = invoke(t, racer, ctx, payload) })
+		}
+		wg.Wait()
+		for _, stream := range []string{a, b} {
+			got := []string{statuses(reports[0])[stream], statuses(reports[1])[stream]}
+			if !(got[0] == StatusSwitched && got[1] == StatusConflict) && !(got[0] == StatusConflict && got[1] == StatusSwitched) {
+				t.Fatalf("round %d, %s: got statuses %v, want one switched and one conflict", round, stream, got)
+			}
+			item, err := configs.Get(ctx, stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if item.Epoch != 2 || len(item.History) != 2 || item.ActiveRegion != east2 {
+				t.Fatalf("round %d, %s: got epoch %d with %d history entries in %s, want exactly one switch", round, stream, item.Epoch, len(item.History), item.ActiveRegion)
+			}
+		}
+	}
+}
+
+func TestNewFromEnvWorksAgainstTheEmulator(t *testing.T) {
+	s, _ := dynamoTables(t)
+	env := map[string]string{
+		"REGIONS":             "us-east-1,us-east-2",
+		"AWS_REGION":          east2,
+		"CHECKPOINT_TABLE":    s.CheckpointTable,
+		"ACTIVE_REGION_TABLE": s.ActiveRegionTable,
+	}
+	// The SDK reads its endpoint and credentials from the process
+	// environment, as it does in Lambda.
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamoEndpoint(t))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	h, err := NewFromEnv(context.Background(), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := invoke(t, h, context.Background(), `{"action":"init","targetRegion":"us-east-1","streams":["s1"]}`)
+	wantStatuses(t, "init", r, map[string]string{"s1": StatusCreated})
+	r = invoke(t, h, context.Background(), `{"targetRegion":"us-east-2"}`)
+	wantStatuses(t, "failover", r, map[string]string{"s1": StatusSwitched})
+	if !hasLine(r.Actions, "local mode") {
+		t.Errorf("got actions %q, want the local-mode note", r.Actions)
+	}
+
+	if _, err := NewFromEnv(context.Background(), func(k string) string { return map[string]string{"AWS_REGION": east1}[k] }); err == nil || !strings.Contains(err.Error(), "REGIONS") {
+		t.Errorf("got error %v, want one naming REGIONS", err)
+	}
+}

@@ -1,0 +1,295 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// newAlarmTopic encrypts the topic with a key of its own because CloudWatch
+// cannot publish to a topic under the AWS managed SNS key: that key's policy
+// does not let cloudwatch.amazonaws.com use it.
+func (rs *regionStack) newAlarmTopic() awssns.Topic {
+	key := awskms.NewKey(rs.stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("kinesis-crr: encrypts the alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
+	}), nil)
+	topic := awssns.NewTopic(rs.stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("kinesis-crr alarms " + rs.region),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if rs.settings.AlarmEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(rs.settings.AlarmEmail), nil))
+	}
+	return topic
+}
+
+func replicationMetric(name, stream, statistic string, period awscdk.Duration, region string) awscloudwatch.Metric {
+	props := &awscloudwatch.MetricProps{
+		Namespace:     jsii.String(MetricsNamespace),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &map[string]*string{"StreamName": jsii.String(stream)},
+		Statistic:     jsii.String(statistic),
+		Period:        period,
+		Label:         jsii.String(fmt.Sprintf("%s %s", name, region)),
+	}
+	if region != "" {
+		props.Region = jsii.String(region)
+	}
+	return awscloudwatch.NewMetric(props)
+}
+
+func (rs *regionStack) iteratorAge(replicator awslambda.Function) awscloudwatch.Metric {
+	return replicator.Metric(jsii.String("IteratorAge"), &awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Maximum"),
+		Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+	})
+}
+
+// putRecordsFailureRate is the share of records producers sent to the
+// source stream that Kinesis rejected for internal failures, in percent.
+// Throttled records are not counted: they say the stream is too small, not
+// that the Region is unwell. FILL makes a period with traffic and no failure
+// read 0, not missing.
+func putRecordsFailureRate(stream string) awscloudwatch.MathExpression {
+	metric := func(name string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String("AWS/Kinesis"),
+			MetricName:    jsii.String(name),
+			DimensionsMap: &map[string]*string{"StreamName": jsii.String(stream)},
+			Statistic:     jsii.String("Sum"),
+			Period:        awscdk.Duration_Minutes(jsii.Number(5)),
+		})
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("100 * FILL(failed, 0) / total"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"failed": metric("PutRecords.FailedRecords"),
+			"total":  metric("PutRecords.TotalRecords"),
+		},
+		Label:  jsii.String("PutRecords failure rate % " + stream),
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
+
+type alarmSpec struct {
+	id          string
+	name        string
+	metric      awscloudwatch.IMetric
+	threshold   float64
+	comparison  awscloudwatch.ComparisonOperator
+	periods     float64
+	datapoints  float64
+	missing     awscloudwatch.TreatMissingData
+	description string
+}
+
+func (rs *regionStack) newAlarm(topic awssns.Topic, a alarmSpec) {
+	alarm := awscloudwatch.NewAlarm(rs.stack, jsii.String(a.id), &awscloudwatch.AlarmProps{
+		AlarmName:          jsii.String(fmt.Sprintf("%s-%s", RegionStackName(rs.region), a.name)),
+		AlarmDescription:   jsii.String(a.description),
+		Metric:             a.metric,
+		Threshold:          jsii.Number(a.threshold),
+		ComparisonOperator: a.comparison,
+		EvaluationPeriods:  jsii.Number(a.periods),
+		DatapointsToAlarm:  jsii.Number(a.datapoints),
+		TreatMissingData:   a.missing,
+	})
+	action := awscloudwatchactions.NewSnsAction(topic)
+	alarm.AddAlarmAction(action)
+	// The OK notification tells whoever was paged that it is over.
+	alarm.AddOkAction(action)
+}
+
+func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Function, failures awssqs.Queue) {
+	s := rs.settings
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	for _, name := range s.StreamNames() {
+		rs.newAlarm(topic, alarmSpec{
+			id:         "LagAlarm-" + name,
+			name:       "ReplicationLag-" + name,
+			metric:     replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, ""),
+			threshold:  float64(s.LagAlarmSeconds),
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			periods:    5, datapoints: 3,
+			// Missing data keeps the state: a replicator that stops
+			// reporting has not caught up, and a quiet stream has no lag.
+			missing: awscloudwatch.TreatMissingData_IGNORE,
+			description: fmt.Sprintf("Records of stream %s reach %s more than %ds after they arrived in %s, for 3 of 5 minutes. "+
+				"Check the replicator's Errors and ThrottledRecords, the target stream's write throttling (add shards or use on-demand), "+
+				"and whether %s is healthy. Lag is the data a failover now would have to resume from the checkpoint.",
+				name, rs.other, s.LagAlarmSeconds, rs.region, rs.other),
+		})
+		rs.newAlarm(topic, alarmSpec{
+			id:         "CheckpointAgeAlarm-" + name,
+			name:       "CheckpointAge-" + name,
+			metric:     replicationMetric("CheckpointAgeSeconds", name, "Maximum", minute, ""),
+			threshold:  float64(s.CheckpointAgeAlarmSeconds),
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			periods:    5, datapoints: 3,
+			// Like lag: no invocation means no new checkpoint and nothing
+			// new to judge, so the last state stands.
+			missing: awscloudwatch.TreatMissingData_IGNORE,
+			description: fmt.Sprintf("The replication checkpoint of stream %s is more than %ds old for 3 of 5 minutes: "+
+				"a failover now would replay at least that much from the checkpoint (the RPO). "+
+				"Look at the ReplicationLag and IteratorAge alarms and the replicator's logs for the shard that is behind.",
+				name, s.CheckpointAgeAlarmSeconds),
+		})
+		rs.newAlarm(topic, alarmSpec{
+			id:         "FailedRecordsAlarm-" + name,
+			name:       "FailedRecords-" + name,
+			metric:     replicationMetric("FailedRecords", name, "Sum", minute, ""),
+			threshold:  0,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			periods:    1, datapoints: 1,
+			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+			description: fmt.Sprintf("The replicator could not write records of stream %s to %s and handed them back to the mapping for a retry. "+
+				"The logs carry each record's sequence number and error code. A record the target can never accept "+
+				"stays failed and stalls its shard: fix the cause (permissions, stream missing in %s, record too large).",
+				name, rs.other, rs.other),
+		})
+		rs.newAlarm(topic, alarmSpec{
+			id:         "PutRecordsFailureRateAlarm-" + name,
+			name:       "SourcePutRecordsFailureRate-" + name,
+			metric:     putRecordsFailureRate(name),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    1, datapoints: 1,
+			// No producer traffic is not a failure.
+			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+			description: fmt.Sprintf("Kinesis in %s rejected at least 1%% of the records producers sent to stream %s over 5 minutes "+
+				"(internal failures, not throttling). Check the AWS Health Dashboard for %s. If the Region is impaired, "+
+				"failover may be due: run the FailoverCommand output of stack %s, then move producers to %s "+
+				"from the resumeFrom it reports.",
+				rs.region, name, rs.region, RegionStackName(rs.other), rs.other),
+		})
+	}
+
+	rs.newAlarm(topic, alarmSpec{
+		id:         "IteratorAgeAlarm",
+		name:       "ReplicatorIteratorAge",
+		metric:     rs.iteratorAge(replicator),
+		threshold:  float64(s.LagAlarmSeconds) * 1000,
+		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		periods:    5, datapoints: 3,
+		// Lambda reports IteratorAge only with invocations; none means
+		// no records, or a parked replicator.
+		missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		description: fmt.Sprintf("The replicator's event source mapping in %s is more than %ds behind the newest record (the lag threshold) "+
+			"for 3 of 5 minutes: it is stalled or too slow, even where no lag metric arrives. "+
+			"Check the replicator's Errors, Throttles and logs; a batch that keeps failing blocks its shard until it is written.",
+			rs.region, s.LagAlarmSeconds),
+	})
+	rs.newAlarm(topic, alarmSpec{
+		id:         "ErrorsAlarm",
+		name:       "ReplicatorErrors",
+		metric:     replicator.MetricErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: minute}),
+		threshold:  0,
+		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		periods:    5, datapoints: 3,
+		missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		description: "The replicator failed whole invocations in 3 of 5 minutes (the mapping retries them). " +
+			"A common cause is an unreadable active-Region config: the replicator fails closed rather than skip records on a guess. " +
+			"Read the function's logs; check the kdsActiveRegionConfig item of each stream (failover action status) and DynamoDB health.",
+	})
+	rs.newAlarm(topic, alarmSpec{
+		id:         "FailureQueueAlarm",
+		name:       "MappingOnFailureQueue",
+		metric:     failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: fiveMinutes}),
+		threshold:  0,
+		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		periods:    1, datapoints: 1,
+		missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		description: "The event source mapping gave up on a batch (retry or record-age limit) and sent its shard and sequence range here. " +
+			"Those records were NOT replicated. Read each message, re-drive the range from the source stream while it is still retained, " +
+			"then delete the message.",
+	})
+}
+
+func (rs *regionStack) newDashboard(replicator awslambda.Function, failures awssqs.Queue) {
+	s := rs.settings
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	dashboard := awscloudwatch.NewDashboard(rs.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(DashboardName(rs.region)),
+	})
+	graph := func(title string, left, right []awscloudwatch.IMetric) awscloudwatch.IWidget {
+		props := &awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &left, Width: jsii.Number(6)}
+		if len(right) > 0 {
+			props.Right = &right
+		}
+		return awscloudwatch.NewGraphWidget(props)
+	}
+	for _, name := range s.StreamNames() {
+		sum := func(metric string) awscloudwatch.IMetric {
+			return replicationMetric(metric, name, "Sum", minute, rs.region)
+		}
+		dashboard.AddWidgets(
+			graph(name+": replication lag (s), both Regions", []awscloudwatch.IMetric{
+				replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.region),
+				replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.other),
+			}, nil),
+			graph(name+": throughput", []awscloudwatch.IMetric{sum("ReplicatedRecords")}, []awscloudwatch.IMetric{sum("ReplicatedBytes")}),
+			graph(name+": skipped, failed, resent", []awscloudwatch.IMetric{sum("SkippedRecords"), sum("FailedRecords"), sum("ResentRecords")}, nil),
+			graph(name+": checkpoint age (s)", []awscloudwatch.IMetric{
+				replicationMetric("CheckpointAgeSeconds", name, "Maximum", minute, rs.region),
+			}, nil),
+		)
+	}
+	var failureRates []awscloudwatch.IMetric
+	for _, name := range s.StreamNames() {
+		failureRates = append(failureRates, putRecordsFailureRate(name))
+	}
+	dashboard.AddWidgets(
+		graph("replicator iterator age (ms)", []awscloudwatch.IMetric{rs.iteratorAge(replicator)}, nil),
+		graph("replicator errors and throttles", []awscloudwatch.IMetric{
+			replicator.MetricErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: minute}),
+			replicator.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: minute}),
+		}, nil),
+		graph("mapping on-failure queue", []awscloudwatch.IMetric{
+			failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute}),
+		}, nil),
+		graph("source PutRecords failure rate (%)", failureRates, nil),
+	)
+}
+
+// FailoverCommand is the AWS CLI call that makes region the active Region.
+func FailoverCommand(region string) string {
+	return fmt.Sprintf(`aws lambda invoke --function-name %s --region %s --cli-binary-format raw-in-base64-out --payload '{"targetRegion":"%s","reason":"<why>"}' out.json`,
+		FailoverFunctionName, region, region)
+}
+
+func (rs *regionStack) newOutputs(replicator, failover awslambda.Function, topic awssns.Topic) {
+	out := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(rs.stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	}
+	out("ReplicatorFunctionName", "Replicator function (reads this Region's streams)", replicator.FunctionName())
+	out("FailoverFunctionName", "Failover function (invoke it in the Region to activate)", failover.FunctionName())
+	out("CheckpointTableName", "Per-shard checkpoints (global table)", jsii.String(CheckpointTableName))
+	out("ActiveRegionTableName", "Active Region per stream (global table)", jsii.String(ActiveRegionTableName))
+	out("AlarmTopicArn", "SNS topic of this Region's alarms", topic.TopicArn())
+	out("DashboardUrl", "CloudWatch dashboard of this Region", jsii.String(fmt.Sprintf(
+		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
+		rs.region, rs.region, DashboardName(rs.region))))
+	out("FailoverCommand", "Makes this Region active; replace <why> with the reason (kept in the audit record)",
+		jsii.String(FailoverCommand(rs.region)))
+}

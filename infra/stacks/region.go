@@ -1,0 +1,378 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Code locates the built function binaries (directories holding `bootstrap`).
+type Code struct {
+	ReplicatorDir string
+	FailoverDir   string
+}
+
+// RegionStackProps configures the stack of one Region.
+type RegionStackProps struct {
+	awscdk.StackProps
+	Settings Settings
+	// Region is the Region this stack deploys to: the primary or the
+	// secondary of Settings.
+	Region string
+	Code   Code
+}
+
+// InitPayload is the failover function's `init` request that seeds the
+// active-Region config: the primary Region is active for every stream that
+// has no item yet.
+type InitPayload struct {
+	Action       string   `json:"action"`
+	TargetRegion string   `json:"targetRegion"`
+	Streams      []string `json:"streams"`
+}
+
+// regionStack carries what the parts of one Region stack share.
+type regionStack struct {
+	stack     awscdk.Stack
+	settings  Settings
+	region    string
+	other     string
+	streams   []awskinesis.Stream
+	consumers []awskinesis.StreamConsumer
+}
+
+// NewRegionStack creates the streams, the replicator with one event source
+// mapping per stream, the failover function, the config seeding, the alarms
+// and the dashboard of one Region.
+func NewRegionStack(scope constructs.Construct, id string, props *RegionStackProps) (awscdk.Stack, error) {
+	s := props.Settings
+	for _, dir := range []string{props.Code.ReplicatorDir, props.Code.FailoverDir} {
+		if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+			return nil, fmt.Errorf("function code for %s: %w (build it with scripts/build.sh; cdk runs it as the cdk.json build step)", id, err)
+		}
+	}
+	payload, err := json.Marshal(InitPayload{
+		Action:       "init",
+		TargetRegion: s.PrimaryRegion,
+		Streams:      s.StreamNames(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode init payload: %w", err)
+	}
+	rs := &regionStack{
+		stack:    awscdk.NewStack(scope, jsii.String(id), &props.StackProps),
+		settings: s,
+		region:   props.Region,
+		other:    s.OtherRegion(props.Region),
+	}
+
+	for _, spec := range s.Streams {
+		stream := awskinesis.NewStream(rs.stack, jsii.String("Stream-"+spec.Name), streamProps(spec))
+		rs.streams = append(rs.streams, stream)
+		rs.consumers = append(rs.consumers, awskinesis.NewStreamConsumer(rs.stack, jsii.String("Consumer-"+spec.Name), &awskinesis.StreamConsumerProps{
+			Stream:             stream,
+			StreamConsumerName: jsii.String(ConsumerName),
+		}))
+	}
+
+	failures := awssqs.NewQueue(rs.stack, jsii.String("ReplicatorFailures"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	replicator, replicatorRole := rs.newReplicator(props.Code.ReplicatorDir, failures)
+	rs.suppressFindings(failures, replicatorRole)
+	failover := rs.newFailover(props.Code.FailoverDir)
+	seed := rs.newSeed(failover, string(payload))
+	rs.newMappings(replicator, replicatorRole, failures, seed)
+
+	topic := rs.newAlarmTopic()
+	rs.newAlarms(topic, replicator, failures)
+	rs.newDashboard(replicator, failures)
+	rs.newOutputs(replicator, failover, topic)
+	return rs.stack, nil
+}
+
+func streamProps(spec StreamSpec) *awskinesis.StreamProps {
+	p := &awskinesis.StreamProps{
+		StreamName:    jsii.String(spec.Name),
+		Encryption:    awskinesis.StreamEncryption_MANAGED,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		StreamMode:    awskinesis.StreamMode_ON_DEMAND,
+	}
+	if spec.ShardCount > 0 {
+		p.StreamMode = awskinesis.StreamMode_PROVISIONED
+		p.ShardCount = jsii.Number(spec.ShardCount)
+	}
+	return p
+}
+
+// arn builds an ARN in this account for region: another Region's resources
+// share names with this one's, so their ARNs need no cross-stack reference.
+func (rs *regionStack) arn(service, region, resource, name string, format awscdk.ArnFormat) *string {
+	return rs.stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String(service),
+		Region:       jsii.String(region),
+		Resource:     jsii.String(resource),
+		ResourceName: jsii.String(name),
+		ArnFormat:    format,
+	})
+}
+
+func (rs *regionStack) tableArns(table string) *[]*string {
+	var arns []*string
+	for _, r := range rs.settings.Regions() {
+		arns = append(arns, rs.arn("dynamodb", r, "table", table, awscdk.ArnFormat_SLASH_RESOURCE_NAME))
+	}
+	return &arns
+}
+
+func (rs *regionStack) otherRegionStreamArns() *[]*string {
+	var arns []*string
+	for _, name := range rs.settings.StreamNames() {
+		arns = append(arns, rs.arn("kinesis", rs.other, "stream", name, awscdk.ArnFormat_SLASH_RESOURCE_NAME))
+	}
+	return &arns
+}
+
+func (rs *regionStack) replicatorArns() *[]*string {
+	var arns []*string
+	for _, r := range rs.settings.Regions() {
+		arns = append(arns, rs.arn("lambda", r, "function", ReplicatorFunctionName, awscdk.ArnFormat_COLON_RESOURCE_NAME))
+	}
+	return &arns
+}
+
+func statement(sid string, actions []string, resources *[]*string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Actions:   jsii.Strings(actions...),
+		Resources: resources,
+	})
+}
+
+// newFunctionRole gives a function a role of its own whose only log
+// permission is to its own log group, instead of the managed basic execution
+// policy that allows every log group.
+func (rs *regionStack) newFunctionRole(id string, logGroup awslogs.LogGroup) awsiam.Role {
+	role := awsiam.NewRole(rs.stack, jsii.String(id), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	role.AddToPrincipalPolicy(statement("WriteOwnLogs",
+		[]string{"logs:CreateLogStream", "logs:PutLogEvents"},
+		&[]*string{logGroup.LogGroupArn()}))
+	return role
+}
+
+// newLogGroup keeps function logs after a stack deletion: the failover log
+// is the audit trail of every switch of the active Region.
+func (rs *regionStack) newLogGroup(id, functionName string) awslogs.LogGroup {
+	return awslogs.NewLogGroup(rs.stack, jsii.String(id), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + functionName),
+		Retention:     awslogs.RetentionDays_THREE_MONTHS,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+}
+
+func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (awslambda.Function, awsiam.Role) {
+	s := rs.settings
+	logGroup := rs.newLogGroup("ReplicatorLogs", ReplicatorFunctionName)
+	role := rs.newFunctionRole("ReplicatorRole", logGroup)
+
+	var ownStreams, ownConsumers []*string
+	for i := range rs.streams {
+		ownStreams = append(ownStreams, rs.streams[i].StreamArn())
+		ownConsumers = append(ownConsumers, rs.consumers[i].StreamConsumerArn())
+	}
+	role.AddToPrincipalPolicy(statement("ReadOwnStreams",
+		[]string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},
+		&ownStreams))
+	role.AddToPrincipalPolicy(statement("ReadOwnConsumers",
+		[]string{"kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"},
+		&ownConsumers))
+	role.AddToPrincipalPolicy(statement("WriteOtherRegionStreams",
+		[]string{"kinesis:PutRecords", "kinesis:DescribeStreamSummary"},
+		rs.otherRegionStreamArns()))
+	role.AddToPrincipalPolicy(statement("ReadActiveRegionConfig",
+		[]string{"dynamodb:GetItem"},
+		rs.tableArns(ActiveRegionTableName)))
+	role.AddToPrincipalPolicy(statement("WriteCheckpoints",
+		[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		rs.tableArns(CheckpointTableName)))
+	role.AddToPrincipalPolicy(statement("SendFailedBatches",
+		[]string{"sqs:SendMessage"},
+		&[]*string{failures.QueueArn()}))
+
+	env := map[string]*string{
+		"TARGET_REGION":           jsii.String(rs.other),
+		"CHECKPOINT_TABLE":        jsii.String(CheckpointTableName),
+		"ACTIVE_REGION_TABLE":     jsii.String(ActiveRegionTableName),
+		"ORDERING":                jsii.String(s.OrderingMode),
+		"ACTIVE_REGION_CACHE_TTL": jsii.String(s.ActiveRegionCacheTTL.String()),
+		"METRICS_NAMESPACE":       jsii.String(MetricsNamespace),
+	}
+	if s.MirrorMetrics {
+		// The mirror makes lag alarm in the standby Region too, so an
+		// operator there sees trouble even when the active Region's
+		// console is what is failing.
+		env["METRICS_MIRROR_REGION"] = jsii.String(rs.other)
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("MirrorMetrics"),
+			Actions:   jsii.Strings("cloudwatch:PutMetricData"),
+			Resources: jsii.Strings("*"),
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"cloudwatch:namespace": MetricsNamespace},
+			},
+		}))
+	}
+
+	props := &awslambda.FunctionProps{
+		FunctionName:  jsii.String(ReplicatorFunctionName),
+		Description:   jsii.String(fmt.Sprintf("kinesis-crr: replicates records from %s to %s", rs.region, rs.other)),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:    jsii.Number(512),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
+		Environment:   &env,
+		Role:          role,
+		LogGroup:      logGroup,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	}
+	if s.ParkStandby && rs.region == s.SecondaryRegion {
+		// Parked: the mapping keeps its position but nothing runs until the
+		// failover function lifts the limit.
+		props.ReservedConcurrentExecutions = jsii.Number(0)
+	}
+	return awslambda.NewFunction(rs.stack, jsii.String("Replicator"), props), role
+}
+
+func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
+	s := rs.settings
+	logGroup := rs.newLogGroup("FailoverLogs", FailoverFunctionName)
+	role := rs.newFunctionRole("FailoverRole", logGroup)
+	role.AddToPrincipalPolicy(statement("SwitchActiveRegion",
+		[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"},
+		rs.tableArns(ActiveRegionTableName)))
+	role.AddToPrincipalPolicy(statement("ReadCheckpoints",
+		[]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+		rs.tableArns(CheckpointTableName)))
+	role.AddToPrincipalPolicy(statement("ParkAndUnparkReplicators",
+		[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency"},
+		rs.replicatorArns()))
+
+	return awslambda.NewFunction(rs.stack, jsii.String("Failover"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(FailoverFunctionName),
+		Description:  jsii.String("kinesis-crr: switches the active Region, reports resume points, seeds config"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:   jsii.Number(256),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
+		Environment: &map[string]*string{
+			"CHECKPOINT_TABLE":         jsii.String(CheckpointTableName),
+			"ACTIVE_REGION_TABLE":      jsii.String(ActiveRegionTableName),
+			"REGIONS":                  jsii.String(strings.Join(s.Regions(), ",")),
+			"REPLICATOR_FUNCTION_NAME": jsii.String(ReplicatorFunctionName),
+		},
+		Role:          role,
+		LogGroup:      logGroup,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	})
+}
+
+// newSeed invokes the failover function's init action at create and at every
+// update (a new stream in the list changes the payload). init only creates
+// missing items, so a redeploy after a failover leaves the active Region
+// where the operator put it.
+func (rs *regionStack) newSeed(failover awslambda.Function, payload string) customresources.AwsCustomResource {
+	call := &customresources.AwsSdkCall{
+		Service: jsii.String("Lambda"),
+		Action:  jsii.String("Invoke"),
+		Parameters: map[string]any{
+			"FunctionName":   failover.FunctionName(),
+			"InvocationType": "RequestResponse",
+			"Payload":        payload,
+		},
+		PhysicalResourceId: customresources.PhysicalResourceId_Of(jsii.String("kds-crr-init-" + rs.region)),
+	}
+
+	logGroup := awslogs.NewLogGroup(rs.stack, jsii.String("SeedLogs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_THREE_MONTHS,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	return customresources.NewAwsCustomResource(rs.stack, jsii.String("SeedActiveRegion"), &customresources.AwsCustomResourceProps{
+		OnCreate:            call,
+		OnUpdate:            call,
+		InstallLatestAwsSdk: jsii.Bool(false),
+		Role:                rs.newFunctionRole("SeedRole", logGroup),
+		LogGroup:            logGroup,
+		Timeout:             awscdk.Duration_Minutes(jsii.Number(2)),
+		Policy: customresources.AwsCustomResourcePolicy_FromStatements(&[]awsiam.PolicyStatement{
+			statement("InvokeFailoverInit", []string{"lambda:InvokeFunction"}, &[]*string{failover.FunctionArn()}),
+		}),
+	})
+}
+
+func (rs *regionStack) newMappings(replicator awslambda.Function, role awsiam.Role, failures awssqs.Queue, seed constructs.Construct) {
+	s := rs.settings
+	for i, spec := range s.Streams {
+		mapping := awslambda.NewCfnEventSourceMapping(rs.stack, jsii.String("Mapping-"+spec.Name), &awslambda.CfnEventSourceMappingProps{
+			FunctionName:   replicator.FunctionName(),
+			EventSourceArn: rs.consumers[i].StreamConsumerArn(),
+			// TRIM_HORIZON: records produced before the mapping existed are
+			// replicated too.
+			StartingPosition:           jsii.String("TRIM_HORIZON"),
+			BatchSize:                  jsii.Number(500),
+			FunctionResponseTypes:      jsii.Strings("ReportBatchItemFailures"),
+			BisectBatchOnFunctionError: jsii.Bool(true),
+			MaximumRetryAttempts:       jsii.Number(s.MappingRetryAttempts),
+			MaximumRecordAgeInSeconds:  jsii.Number(s.MappingMaxRecordAgeSeconds),
+			// Exactly 1: each shard's checkpoint is written by one invocation
+			// at a time, in sequence order. A higher factor would run
+			// batches of one shard concurrently and a checkpoint could skip
+			// over a batch still in flight.
+			ParallelizationFactor: jsii.Number(1),
+			DestinationConfig: &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
+				OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: failures.QueueArn()},
+			},
+		})
+		// The mapping starts polling at creation: the role must already
+		// allow reading, and the config must exist, or the first batches
+		// fail closed and wait for a retry.
+		mapping.Node().AddDependency(role, seed)
+	}
+}
+
+// suppressFindings records, next to the resource, why each cdk-nag finding
+// that remains is right.
+func (rs *regionStack) suppressFindings(failures awssqs.Queue, replicatorRole awsiam.Role) {
+	cdknag.NagSuppressions_AddResourceSuppressions(failures, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is itself the dead-letter target: the on-failure destination of the replicator's event source " +
+			"mappings. A DLQ behind it would only move the same failure records one hop further; its depth alarm pages instead."),
+	}}, jsii.Bool(true))
+	if rs.settings.MirrorMetrics {
+		cdknag.NagSuppressions_AddResourceSuppressions(replicatorRole, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: &[]any{"Resource::*"},
+			Reason: jsii.String("cloudwatch:PutMetricData has no resource-level permissions, so its resource must be *; " +
+				"the statement is limited to the KinesisReplication namespace by a cloudwatch:namespace condition."),
+		}}, jsii.Bool(true))
+	}
+}

@@ -159,6 +159,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	if err != nil {
 		h.log.ErrorContext(ctx, "active-Region config unavailable: nothing skipped or written, the whole batch is retried",
 			"stream", stream, "error", err)
+		// FailedRecords makes the failure visible per stream, beside the
+		// function's Errors metric.
+		h.emit(ctx, metrics.Invocation{Stream: stream, FailedRecords: len(records),
+			MaxRecordAgeSeconds: seconds(h.now().Sub(oldest(arrivals)))})
 		return resp, fmt.Errorf("decide which records %s replicates for stream %s: %w", source.Region, stream, err)
 	}
 
@@ -216,9 +220,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	if last := lastWritten(outcome[:prefix]); last >= 0 {
 		inv.ReplicationLagSeconds = seconds(now.Sub(records[last].arrival))
 	}
-	if err := h.emitter.Emit(ctx, inv); err != nil {
-		h.log.WarnContext(ctx, "emit metrics", "stream", stream, "error", err)
-	}
+	h.emit(ctx, inv)
 
 	if prefix < len(records) {
 		first := records[prefix].rec.Kinesis.SequenceNumber
@@ -230,10 +232,18 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		"failed", result.Stats.Failed, "resent", result.Stats.Resent, "throttled", result.Stats.Throttled,
 		"requests", result.Stats.Requests, "acknowledged", prefix, "epoch", cfg.Epoch)
 
+	return resp, nil
+}
+
+// emit writes the invocation's metrics and waits for the mirror, if any;
+// metrics never fail an invocation.
+func (h *Handler) emit(ctx context.Context, inv metrics.Invocation) {
+	if err := h.emitter.Emit(ctx, inv); err != nil {
+		h.log.WarnContext(ctx, "emit metrics", "stream", inv.Stream, "error", err)
+	}
 	if err := h.emitter.Flush(ctx); err != nil {
 		h.log.WarnContext(ctx, "mirror metrics", "region", h.settings.MetricsMirrorRegion, "error", err)
 	}
-	return resp, nil
 }
 
 // checkpointPrefix saves, per shard, the last record of the replicated prefix

@@ -390,6 +390,9 @@ func TestHandleFailsTheBatchWhenItCannotDecide(t *testing.T) {
 			if n := h.target.requests(); n != 0 {
 				t.Fatalf("got %d PutRecords calls, want none: nothing is written or skipped on a guess", n)
 			}
+			if got := h.metricsOf(t).Values["FailedRecords"]; got != 3 {
+				t.Fatalf("got FailedRecords %v, want 3: the failure must show per stream", got)
+			}
 		})
 	}
 }

@@ -254,9 +254,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func fullJitter(max time.Duration) time.Duration {
-	if max <= 0 {
+func fullJitter(ceiling time.Duration) time.Duration {
+	if ceiling <= 0 {
 		return 0
 	}
-	return rand.N(max + 1)
+	return rand.N(ceiling + 1)
 }

@@ -188,3 +188,54 @@ func jsonOf(v any) string {
 func (s *synthesized) deploymentStacks() []awscdk.Stack {
 	return []awscdk.Stack{s.deployment.Global, s.deployment.Primary, s.deployment.Secondary}
 }
+
+// newTestApp is an app with cdk.json's context and a throwaway output dir.
+func newTestApp(t *testing.T) awscdk.App {
+	t.Helper()
+	ctx := cdkJSONContext(t)
+	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+}
+
+type statement struct {
+	Actions   []string
+	Resources []string
+	Condition string
+}
+
+// statementsBySid returns the statements of the policies attached to the
+// role whose construct id is roleID, keyed by Sid.
+func statementsBySid(t *testing.T, tpl map[string]any, roleID string) map[string]statement {
+	t.Helper()
+	out := map[string]statement{}
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		roles := renderAll(p.Properties["Roles"])
+		if len(roles) != 1 || !strings.HasPrefix(roles[0], "${Ref:"+roleID) {
+			continue
+		}
+		doc := p.Properties["PolicyDocument"].(map[string]any)
+		for _, raw := range doc["Statement"].([]any) {
+			st := raw.(map[string]any)
+			sid, _ := st["Sid"].(string)
+			if _, dup := out[sid]; dup {
+				t.Fatalf("role %s: two statements with Sid %q", roleID, sid)
+			}
+			s := statement{Actions: renderAll(st["Action"]), Resources: renderAll(st["Resource"])}
+			if c, ok := st["Condition"]; ok {
+				s.Condition = jsonOf(c)
+			}
+			sort.Strings(s.Actions)
+			sort.Strings(s.Resources)
+			out[sid] = s
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no policy statements for role %s", roleID)
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}

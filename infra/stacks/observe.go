@@ -50,10 +50,10 @@ func replicationMetric(name, stream, statistic string, period awscdk.Duration, r
 		DimensionsMap: &map[string]*string{"StreamName": jsii.String(stream)},
 		Statistic:     jsii.String(statistic),
 		Period:        period,
-		Label:         jsii.String(fmt.Sprintf("%s %s", name, region)),
 	}
 	if region != "" {
 		props.Region = jsii.String(region)
+		props.Label = jsii.String(name + " " + region)
 	}
 	return awscloudwatch.NewMetric(props)
 }
@@ -69,8 +69,9 @@ func (rs *regionStack) iteratorAge(replicator awslambda.Function) awscloudwatch.
 // source stream that Kinesis rejected for internal failures, in percent.
 // Throttled records are not counted: they say the stream is too small, not
 // that the Region is unwell. FILL makes a period with traffic and no failure
-// read 0, not missing.
-func putRecordsFailureRate(stream string) awscloudwatch.MathExpression {
+// read 0, not missing. n keeps the metric ids apart where several streams'
+// rates share one graph.
+func putRecordsFailureRate(stream string, n int) awscloudwatch.MathExpression {
 	metric := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String("AWS/Kinesis"),
@@ -81,10 +82,10 @@ func putRecordsFailureRate(stream string) awscloudwatch.MathExpression {
 		})
 	}
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String("100 * FILL(failed, 0) / total"),
+		Expression: jsii.String(fmt.Sprintf("100 * FILL(failed%d, 0) / total%d", n, n)),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"failed": metric("PutRecords.FailedRecords"),
-			"total":  metric("PutRecords.TotalRecords"),
+			fmt.Sprintf("failed%d", n): metric("PutRecords.FailedRecords"),
+			fmt.Sprintf("total%d", n):  metric("PutRecords.TotalRecords"),
 		},
 		Label:  jsii.String("PutRecords failure rate % " + stream),
 		Period: awscdk.Duration_Minutes(jsii.Number(5)),
@@ -124,7 +125,7 @@ func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Functi
 	s := rs.settings
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-	for _, name := range s.StreamNames() {
+	for i, name := range s.StreamNames() {
 		rs.newAlarm(topic, alarmSpec{
 			id:         "LagAlarm-" + name,
 			name:       "ReplicationLag-" + name,
@@ -171,7 +172,7 @@ func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Functi
 		rs.newAlarm(topic, alarmSpec{
 			id:         "PutRecordsFailureRateAlarm-" + name,
 			name:       "SourcePutRecordsFailureRate-" + name,
-			metric:     putRecordsFailureRate(name),
+			metric:     putRecordsFailureRate(name, i),
 			threshold:  1,
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			periods:    1, datapoints: 1,
@@ -256,8 +257,8 @@ func (rs *regionStack) newDashboard(replicator awslambda.Function, failures awss
 		)
 	}
 	var failureRates []awscloudwatch.IMetric
-	for _, name := range s.StreamNames() {
-		failureRates = append(failureRates, putRecordsFailureRate(name))
+	for i, name := range s.StreamNames() {
+		failureRates = append(failureRates, putRecordsFailureRate(name, i))
 	}
 	dashboard.AddWidgets(
 		graph("replicator iterator age (ms)", []awscloudwatch.IMetric{rs.iteratorAge(replicator)}, nil),

@@ -1,0 +1,129 @@
+package stacks_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
+	const acct = testAccount
+	tests := []struct {
+		region, other string
+	}{
+		{"us-east-1", "us-east-2"},
+		{"us-east-2", "us-east-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region, func(t *testing.T) {
+			tpl := deployment(t, "mixed").region(tt.region)
+			var streams, consumers []string
+			for _, r := range resources(tpl, "AWS::Kinesis::Stream") {
+				streams = append(streams, "${"+r.LogicalID+".Arn}")
+			}
+			for _, r := range resources(tpl, "AWS::Kinesis::StreamConsumer") {
+				consumers = append(consumers, "${"+r.LogicalID+".ConsumerARN}")
+			}
+			queue := only(t, tpl, "AWS::SQS::Queue")
+			logs := ""
+			for _, r := range resources(tpl, "AWS::Logs::LogGroup") {
+				if r.Properties["LogGroupName"] == "/aws/lambda/kds-crr-replicator" {
+					logs = "${" + r.LogicalID + ".Arn}"
+				}
+			}
+			tables := func(name string) []string {
+				return []string{
+					"arn:aws:dynamodb:us-east-1:" + acct + ":table/" + name,
+					"arn:aws:dynamodb:us-east-2:" + acct + ":table/" + name,
+				}
+			}
+			want := map[string]statement{
+				"WriteOwnLogs": {Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{logs}},
+				"ReadOwnStreams": {Actions: []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+					"kinesis:GetShardIterator", "kinesis:ListShards"}, Resources: sorted(streams)},
+				"ReadOwnConsumers": {Actions: []string{"kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"}, Resources: sorted(consumers)},
+				"WriteOtherRegionStreams": {Actions: []string{"kinesis:DescribeStreamSummary", "kinesis:PutRecords"}, Resources: sorted([]string{
+					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/orders",
+					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/clicks",
+				})},
+				"ReadActiveRegionConfig": {Actions: []string{"dynamodb:GetItem"}, Resources: tables("kdsActiveRegionConfig")},
+				"WriteCheckpoints":       {Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, Resources: tables("kdsReplicationCheckpoint")},
+				"SendFailedBatches":      {Actions: []string{"sqs:SendMessage"}, Resources: []string{"${" + queue.LogicalID + ".Arn}"}},
+			}
+			if got := statementsBySid(t, tpl, "ReplicatorRole"); !reflect.DeepEqual(got, want) {
+				t.Errorf("got %+v,\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestMetricsMirrorMayPutMetricDataOnlyInItsNamespace(t *testing.T) {
+	tests := []struct {
+		deployment string
+		want       *statement
+	}{
+		{"default", &statement{Actions: []string{"cloudwatch:PutMetricData"}, Resources: []string{"*"},
+			Condition: `{"StringEquals":{"cloudwatch:namespace":"KinesisReplication"}}`}},
+		{"mixed", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.deployment, func(t *testing.T) {
+			got, ok := statementsBySid(t, deployment(t, tt.deployment).region("us-east-1"), "ReplicatorRole")["MirrorMetrics"]
+			switch {
+			case tt.want == nil && ok:
+				t.Errorf("got %+v, want no PutMetricData without the mirror", got)
+			case tt.want != nil && !reflect.DeepEqual(got, *tt.want):
+				t.Errorf("got %+v, want %+v", got, *tt.want)
+			}
+		})
+	}
+}
+
+func TestFailoverMayOnlyTouchTheTablesAndReplicatorConcurrency(t *testing.T) {
+	const acct = testAccount
+	tpl := deployment(t, "default").region("us-east-2")
+	logs := ""
+	for _, r := range resources(tpl, "AWS::Logs::LogGroup") {
+		if r.Properties["LogGroupName"] == "/aws/lambda/kds-crr-failover" {
+			logs = "${" + r.LogicalID + ".Arn}"
+		}
+	}
+	both := func(format string) []string {
+		return []string{strings.ReplaceAll(format, "{R}", "us-east-1"), strings.ReplaceAll(format, "{R}", "us-east-2")}
+	}
+	want := map[string]statement{
+		"WriteOwnLogs": {Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{logs}},
+		"SwitchActiveRegion": {Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"},
+			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsActiveRegionConfig")},
+		"ReadCheckpoints": {Actions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsReplicationCheckpoint")},
+		"ParkAndUnparkReplicators": {Actions: []string{"lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"},
+			Resources: both("arn:aws:lambda:{R}:" + acct + ":function:kds-crr-replicator")},
+	}
+	if got := statementsBySid(t, tpl, "FailoverRole"); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v,\nwant %+v", got, want)
+	}
+}
+
+func TestNoPolicyGrantsAWildcardActionOrAnUnconditionedWildcardResource(t *testing.T) {
+	for _, name := range []string{"default", "parked", "mixed", "agnostic"} {
+		s := deployment(t, name)
+		for stackName, tpl := range s.templates {
+			for _, p := range resources(tpl, "AWS::IAM::Policy") {
+				for _, raw := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					st := raw.(map[string]any)
+					for _, a := range renderAll(st["Action"]) {
+						if strings.Contains(a, "*") {
+							t.Errorf("%s/%s %s: got action %s, want no wildcard", name, stackName, p.LogicalID, a)
+						}
+					}
+					for _, r := range renderAll(st["Resource"]) {
+						if r == "*" && st["Condition"] == nil {
+							t.Errorf("%s/%s %s: got resource * without a condition (actions %v)", name, stackName, p.LogicalID, st["Action"])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,570 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+
+	"github.com/kinesis-crr/kinesis-crr/infra/stacks"
+)
+
+// Deployments shared by the tests; each synth costs seconds of jsii time.
+var deployments = map[string]map[string]any{
+	"default": {"account": testAccount},
+	"parked":  {"account": testAccount, "parkStandby": true, "alarmEmail": "ops@example.com", "lagAlarmSeconds": "120"},
+	"mixed": {"account": testAccount, "mirrorMetrics": "false",
+		"streams": `[{"name":"orders","shardCount":0},{"name":"clicks","shardCount":4}]`},
+	"agnostic": {},
+}
+
+var synthCache = map[string]*synthesized{}
+
+func deployment(t *testing.T, name string) *synthesized {
+	t.Helper()
+	if s, ok := synthCache[name]; ok {
+		return s
+	}
+	s := synth(t, deployments[name], false)
+	synthCache[name] = s
+	return s
+}
+
+func (s *synthesized) region(region string) map[string]any {
+	return s.templates[stacks.RegionStackName(region)]
+}
+
+func only(t *testing.T, tpl map[string]any, typ string) resource {
+	t.Helper()
+	rs := resources(tpl, typ)
+	if len(rs) != 1 {
+		t.Fatalf("got %d %s, want 1", len(rs), typ)
+	}
+	return rs[0]
+}
+
+func functionNamed(t *testing.T, tpl map[string]any, name string) resource {
+	t.Helper()
+	for _, r := range resources(tpl, "AWS::Lambda::Function") {
+		if r.Properties["FunctionName"] == name {
+			return r
+		}
+	}
+	t.Fatalf("no function named %s", name)
+	return resource{}
+}
+
+func TestGlobalStackHoldsBothTablesAsRetainedOnDemandGlobalTables(t *testing.T) {
+	tpl := deployment(t, "default").templates[stacks.GlobalStackName]
+	tables := resources(tpl, "AWS::DynamoDB::GlobalTable")
+	if len(tables) != 2 {
+		t.Fatalf("got %d global tables, want 2", len(tables))
+	}
+	byName := map[string]resource{}
+	for _, tb := range tables {
+		byName[tb.Properties["TableName"].(string)] = tb
+	}
+	tests := []struct {
+		table string
+		keys  string
+		attrs string
+	}{
+		{"kdsReplicationCheckpoint",
+			`[{"AttributeName":"streamName","KeyType":"HASH"},{"AttributeName":"shardId","KeyType":"RANGE"}]`,
+			`[{"AttributeName":"streamName","AttributeType":"S"},{"AttributeName":"shardId","AttributeType":"S"}]`},
+		{"kdsActiveRegionConfig",
+			`[{"AttributeName":"streamName","KeyType":"HASH"}]`,
+			`[{"AttributeName":"streamName","AttributeType":"S"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.table, func(t *testing.T) {
+			tb, ok := byName[tt.table]
+			if !ok {
+				t.Fatalf("no table %s", tt.table)
+			}
+			if got := jsonOf(tb.Properties["KeySchema"]); got != tt.keys {
+				t.Errorf("key schema: got %s, want %s", got, tt.keys)
+			}
+			if got := jsonOf(tb.Properties["AttributeDefinitions"]); got != tt.attrs {
+				t.Errorf("attributes: got %s, want %s", got, tt.attrs)
+			}
+			if got := tb.Properties["BillingMode"]; got != "PAY_PER_REQUEST" {
+				t.Errorf("billing: got %v, want PAY_PER_REQUEST", got)
+			}
+			if tb.DeletionPolicy != "Retain" || tb.UpdateReplace != "Retain" {
+				t.Errorf("policies: got deletion %q, update-replace %q, want Retain, Retain", tb.DeletionPolicy, tb.UpdateReplace)
+			}
+			var regions []string
+			for _, raw := range tb.Properties["Replicas"].([]any) {
+				replica := raw.(map[string]any)
+				regions = append(regions, replica["Region"].(string))
+				if replica["DeletionProtectionEnabled"] != true {
+					t.Errorf("replica %v: got deletion protection %v, want true", replica["Region"], replica["DeletionProtectionEnabled"])
+				}
+				if got := jsonOf(replica["PointInTimeRecoverySpecification"]); got != `{"PointInTimeRecoveryEnabled":true}` {
+					t.Errorf("replica %v: got PITR %s, want enabled", replica["Region"], got)
+				}
+			}
+			sort.Strings(regions)
+			if want := []string{"us-east-1", "us-east-2"}; !reflect.DeepEqual(regions, want) {
+				t.Errorf("replica Regions: got %v, want %v", regions, want)
+			}
+		})
+	}
+	if env := *deployment(t, "default").deployment.Global.Region(); env != "us-east-1" {
+		t.Errorf("global stack Region: got %s, want the primary us-east-1", env)
+	}
+}
+
+func TestRegionStacksCreateEncryptedRetainedStreamsOfTheConfiguredSize(t *testing.T) {
+	tests := []struct {
+		deployment string
+		stream     string
+		wantMode   string
+		wantShards any
+	}{
+		{"default", "example-stream-1", "PROVISIONED", 2.0},
+		{"mixed", "orders", "ON_DEMAND", nil},
+		{"mixed", "clicks", "PROVISIONED", 4.0},
+	}
+	for _, tt := range tests {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(tt.stream+"/"+region, func(t *testing.T) {
+				var found *resource
+				for _, r := range resources(deployment(t, tt.deployment).region(region), "AWS::Kinesis::Stream") {
+					if r.Properties["Name"] == tt.stream {
+						found = &r
+					}
+				}
+				if found == nil {
+					t.Fatalf("no stream %s", tt.stream)
+				}
+				p := found.Properties
+				if got := jsonOf(p["StreamModeDetails"]); got != `{"StreamMode":"`+tt.wantMode+`"}` {
+					t.Errorf("mode: got %s, want %s", got, tt.wantMode)
+				}
+				if got := p["ShardCount"]; got != tt.wantShards {
+					t.Errorf("shard count: got %v, want %v", got, tt.wantShards)
+				}
+				if got := jsonOf(p["StreamEncryption"]); got != `{"EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}` {
+					t.Errorf("encryption: got %s, want the aws/kinesis key", got)
+				}
+				if found.DeletionPolicy != "Retain" {
+					t.Errorf("deletion policy: got %q, want Retain", found.DeletionPolicy)
+				}
+			})
+		}
+	}
+}
+
+func TestEachStreamHasOneReplicatorConsumerAndMapping(t *testing.T) {
+	tpl := deployment(t, "mixed").region("us-east-1")
+	consumers := resources(tpl, "AWS::Kinesis::StreamConsumer")
+	mappings := resources(tpl, "AWS::Lambda::EventSourceMapping")
+	if len(consumers) != 2 || len(mappings) != 2 {
+		t.Fatalf("got %d consumers and %d mappings, want 2 and 2", len(consumers), len(mappings))
+	}
+	consumerIDs := map[string]bool{}
+	for _, c := range consumers {
+		if got := c.Properties["ConsumerName"]; got != stacks.ConsumerName {
+			t.Errorf("consumer name: got %v, want %s", got, stacks.ConsumerName)
+		}
+		consumerIDs["${"+c.LogicalID+".ConsumerARN}"] = true
+	}
+	for _, m := range mappings {
+		src := render(m.Properties["EventSourceArn"])
+		if !consumerIDs[src] {
+			t.Errorf("mapping %s reads %s, want a consumer ARN of this stack", m.LogicalID, src)
+		}
+		delete(consumerIDs, src)
+	}
+}
+
+func TestMappingsUseSafeSettings(t *testing.T) {
+	want := map[string]string{
+		"BatchSize":                  "500",
+		"BisectBatchOnFunctionError": "true",
+		"FunctionResponseTypes":      `["ReportBatchItemFailures"]`,
+		"MaximumRecordAgeInSeconds":  "-1",
+		"MaximumRetryAttempts":       "-1",
+		"ParallelizationFactor":      "1",
+		"StartingPosition":           `"TRIM_HORIZON"`,
+	}
+	for _, region := range []string{"us-east-1", "us-east-2"} {
+		tpl := deployment(t, "default").region(region)
+		m := only(t, tpl, "AWS::Lambda::EventSourceMapping")
+		for key, w := range want {
+			if got := jsonOf(m.Properties[key]); got != w {
+				t.Errorf("%s %s: got %s, want %s", region, key, got, w)
+			}
+		}
+		queue := only(t, tpl, "AWS::SQS::Queue")
+		if got, want := render(m.Properties["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)["Destination"]), "${"+queue.LogicalID+".Arn}"; got != want {
+			t.Errorf("%s on-failure destination: got %s, want %s", region, got, want)
+		}
+		replicator := functionNamed(t, tpl, stacks.ReplicatorFunctionName)
+		if got, want := render(m.Properties["FunctionName"]), "${Ref:"+replicator.LogicalID+"}"; got != want {
+			t.Errorf("%s mapping function: got %s, want %s", region, got, want)
+		}
+		seed := only(t, tpl, "Custom::AWS")
+		if !contains(m.DependsOn, seed.LogicalID) {
+			t.Errorf("%s mapping depends on %v, want the config seed %s among them", region, m.DependsOn, seed.LogicalID)
+		}
+	}
+}
+
+func TestMappingLimitsFollowContext(t *testing.T) {
+	s := synth(t, map[string]any{"account": testAccount, "mappingRetryAttempts": "50", "mappingMaxRecordAgeSeconds": "7200"}, false)
+	m := only(t, s.region("us-east-2"), "AWS::Lambda::EventSourceMapping")
+	if got := m.Properties["MaximumRetryAttempts"]; got != 50.0 {
+		t.Errorf("retry attempts: got %v, want 50", got)
+	}
+	if got := m.Properties["MaximumRecordAgeInSeconds"]; got != 7200.0 {
+		t.Errorf("record age: got %v, want 7200", got)
+	}
+}
+
+func TestOnFailureQueueIsEncryptedAndRefusesPlainHTTP(t *testing.T) {
+	tpl := deployment(t, "default").region("us-east-1")
+	queue := only(t, tpl, "AWS::SQS::Queue")
+	if got := queue.Properties["SqsManagedSseEnabled"]; got != true {
+		t.Errorf("SSE: got %v, want true", got)
+	}
+	policy := only(t, tpl, "AWS::SQS::QueuePolicy")
+	if doc := jsonOf(policy.Properties["PolicyDocument"]); !strings.Contains(doc, `"aws:SecureTransport":"false"`) || !strings.Contains(doc, `"Effect":"Deny"`) {
+		t.Errorf("queue policy: got %s, want a deny without TLS", doc)
+	}
+}
+
+func TestFunctionsRunBootstrapOnProvidedAl2023Arm64(t *testing.T) {
+	tests := []struct {
+		name    string
+		memory  float64
+		timeout float64
+	}{
+		{stacks.ReplicatorFunctionName, 512, 60},
+		{stacks.FailoverFunctionName, 256, 60},
+	}
+	for _, tt := range tests {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(tt.name+"/"+region, func(t *testing.T) {
+				p := functionNamed(t, deployment(t, "default").region(region), tt.name).Properties
+				checks := map[string][2]string{
+					"Runtime":       {jsonOf(p["Runtime"]), `"provided.al2023"`},
+					"Architectures": {jsonOf(p["Architectures"]), `["arm64"]`},
+					"Handler":       {jsonOf(p["Handler"]), `"bootstrap"`},
+					"MemorySize":    {jsonOf(p["MemorySize"]), jsonOf(tt.memory)},
+					"Timeout":       {jsonOf(p["Timeout"]), jsonOf(tt.timeout)},
+					"LogFormat":     {jsonOf(p["LoggingConfig"].(map[string]any)["LogFormat"]), `"JSON"`},
+				}
+				for key, c := range checks {
+					if c[0] != c[1] {
+						t.Errorf("%s: got %s, want %s", key, c[0], c[1])
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestFunctionEnvironmentsMatchTheContract(t *testing.T) {
+	tests := []struct {
+		deployment string
+		region     string
+		function   string
+		want       map[string]any
+	}{
+		{"default", "us-east-1", stacks.ReplicatorFunctionName, map[string]any{
+			"TARGET_REGION": "us-east-2", "CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
+			"ORDERING": "key", "ACTIVE_REGION_CACHE_TTL": "5s", "METRICS_NAMESPACE": "KinesisReplication", "METRICS_MIRROR_REGION": "us-east-2",
+		}},
+		{"default", "us-east-2", stacks.ReplicatorFunctionName, map[string]any{
+			"TARGET_REGION": "us-east-1", "CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
+			"ORDERING": "key", "ACTIVE_REGION_CACHE_TTL": "5s", "METRICS_NAMESPACE": "KinesisReplication", "METRICS_MIRROR_REGION": "us-east-1",
+		}},
+		{"mixed", "us-east-1", stacks.ReplicatorFunctionName, map[string]any{
+			"TARGET_REGION": "us-east-2", "CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
+			"ORDERING": "key", "ACTIVE_REGION_CACHE_TTL": "5s", "METRICS_NAMESPACE": "KinesisReplication",
+		}},
+		{"default", "us-east-1", stacks.FailoverFunctionName, map[string]any{
+			"CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
+			"REGIONS": "us-east-1,us-east-2", "REPLICATOR_FUNCTION_NAME": "kds-crr-replicator",
+		}},
+		{"default", "us-east-2", stacks.FailoverFunctionName, map[string]any{
+			"CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
+			"REGIONS": "us-east-1,us-east-2", "REPLICATOR_FUNCTION_NAME": "kds-crr-replicator",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.deployment+"/"+tt.region+"/"+tt.function, func(t *testing.T) {
+			p := functionNamed(t, deployment(t, tt.deployment).region(tt.region), tt.function).Properties
+			got := p["Environment"].(map[string]any)["Variables"]
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOrderingAndCacheTTLReachTheReplicator(t *testing.T) {
+	s := synth(t, map[string]any{"account": testAccount, "orderingMode": "strict", "activeRegionCacheTtl": "1500ms"}, false)
+	env := functionNamed(t, s.region("us-east-1"), stacks.ReplicatorFunctionName).Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if env["ORDERING"] != "strict" || env["ACTIVE_REGION_CACHE_TTL"] != "1.5s" {
+		t.Errorf("got ORDERING=%v ACTIVE_REGION_CACHE_TTL=%v, want strict and 1.5s", env["ORDERING"], env["ACTIVE_REGION_CACHE_TTL"])
+	}
+}
+
+func TestStandbyReplicatorIsParkedOnlyWhenAsked(t *testing.T) {
+	tests := []struct {
+		deployment string
+		region     string
+		want       any
+	}{
+		{"default", "us-east-1", nil},
+		{"default", "us-east-2", nil},
+		{"parked", "us-east-1", nil},
+		{"parked", "us-east-2", 0.0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.deployment+"/"+tt.region, func(t *testing.T) {
+			p := functionNamed(t, deployment(t, tt.deployment).region(tt.region), stacks.ReplicatorFunctionName).Properties
+			if got := p["ReservedConcurrentExecutions"]; got != tt.want {
+				t.Errorf("reserved concurrency: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSeedInvokesFailoverInitForThePrimaryRegion(t *testing.T) {
+	for _, name := range []string{"default", "mixed"} {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(name+"/"+region, func(t *testing.T) {
+				s := deployment(t, name)
+				tpl := s.region(region)
+				seed := only(t, tpl, "Custom::AWS")
+				failover := functionNamed(t, tpl, stacks.FailoverFunctionName)
+				for _, phase := range []string{"Create", "Update"} {
+					var call struct {
+						Service    string `json:"service"`
+						Action     string `json:"action"`
+						Parameters struct {
+							FunctionName   string
+							InvocationType string
+							Payload        string
+						} `json:"parameters"`
+					}
+					if err := json.Unmarshal([]byte(render(seed.Properties[phase])), &call); err != nil {
+						t.Fatalf("%s: decode %s: %v", phase, render(seed.Properties[phase]), err)
+					}
+					if call.Service != "Lambda" || call.Action != "Invoke" || call.Parameters.InvocationType != "RequestResponse" {
+						t.Errorf("%s: got %s.%s (%s), want a synchronous Lambda.Invoke", phase, call.Service, call.Action, call.Parameters.InvocationType)
+					}
+					if want := "${Ref:" + failover.LogicalID + "}"; call.Parameters.FunctionName != want {
+						t.Errorf("%s: invokes %s, want the failover function %s", phase, call.Parameters.FunctionName, want)
+					}
+					var got stacks.InitPayload
+					dec := json.NewDecoder(strings.NewReader(call.Parameters.Payload))
+					dec.DisallowUnknownFields()
+					if err := dec.Decode(&got); err != nil {
+						t.Fatalf("%s: decode payload %s: %v", phase, call.Parameters.Payload, err)
+					}
+					want := stacks.InitPayload{Action: "init", TargetRegion: "us-east-1", Streams: s.settings.StreamNames()}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("%s payload: got %+v, want %+v", phase, got, want)
+					}
+				}
+				if _, ok := seed.Properties["Delete"]; ok {
+					t.Errorf("got a Delete call, want none: removing the stack must leave the config items")
+				}
+			})
+		}
+	}
+}
+
+func TestAlarmEmailSubscribesOnlyWhenGiven(t *testing.T) {
+	tests := []struct {
+		deployment string
+		want       int
+	}{
+		{"default", 0},
+		{"parked", 1},
+	}
+	for _, tt := range tests {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(tt.deployment+"/"+region, func(t *testing.T) {
+				tpl := deployment(t, tt.deployment).region(region)
+				subs := resources(tpl, "AWS::SNS::Subscription")
+				if len(subs) != tt.want {
+					t.Fatalf("got %d subscriptions, want %d", len(subs), tt.want)
+				}
+				topic := only(t, tpl, "AWS::SNS::Topic")
+				if _, ok := topic.Properties["KmsMasterKeyId"]; !ok {
+					t.Errorf("topic: got no KMS key, want one")
+				}
+				for _, sub := range subs {
+					if sub.Properties["Protocol"] != "email" || sub.Properties["Endpoint"] != "ops@example.com" {
+						t.Errorf("subscription: got %v, want email to ops@example.com", sub.Properties)
+					}
+					if got := render(sub.Properties["TopicArn"]); got != "${Ref:"+topic.LogicalID+"}" {
+						t.Errorf("subscription topic: got %s, want the alarm topic", got)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestOutputsGiveNamesURLsAndTheFailoverCommand(t *testing.T) {
+	for _, region := range []string{"us-east-1", "us-east-2"} {
+		t.Run(region, func(t *testing.T) {
+			tpl := deployment(t, "default").region(region)
+			outputs := tpl["Outputs"].(map[string]any)
+			value := func(key string) string {
+				o, ok := outputs[key].(map[string]any)
+				if !ok {
+					t.Fatalf("no output %s", key)
+				}
+				return render(o["Value"])
+			}
+			topic := only(t, tpl, "AWS::SNS::Topic")
+			want := map[string]string{
+				"ReplicatorFunctionName": "${Ref:" + functionNamed(t, tpl, stacks.ReplicatorFunctionName).LogicalID + "}",
+				"FailoverFunctionName":   "${Ref:" + functionNamed(t, tpl, stacks.FailoverFunctionName).LogicalID + "}",
+				"CheckpointTableName":    "kdsReplicationCheckpoint",
+				"ActiveRegionTableName":  "kdsActiveRegionConfig",
+				"AlarmTopicArn":          "${Ref:" + topic.LogicalID + "}",
+				"DashboardUrl":           "https://" + region + ".console.aws.amazon.com/cloudwatch/home?region=" + region + "#dashboards:name=KdsCrr-" + region,
+				"FailoverCommand": "aws lambda invoke --function-name kds-crr-failover --region " + region +
+					` --cli-binary-format raw-in-base64-out --payload '{"targetRegion":"` + region + `","reason":"<why>"}' out.json`,
+			}
+			for key, w := range want {
+				if got := value(key); got != w {
+					t.Errorf("%s: got %s, want %s", key, got, w)
+				}
+			}
+		})
+	}
+	global := deployment(t, "default").templates[stacks.GlobalStackName]["Outputs"].(map[string]any)
+	for _, key := range []string{"CheckpointTableName", "ActiveRegionTableName"} {
+		if _, ok := global[key]; !ok {
+			t.Errorf("global stack: no output %s", key)
+		}
+	}
+}
+
+func TestDashboardShowsEveryStreamWithTheOtherRegionsLag(t *testing.T) {
+	tpl := deployment(t, "mixed").region("us-east-1")
+	dash := only(t, tpl, "AWS::CloudWatch::Dashboard")
+	if got := dash.Properties["DashboardName"]; got != "KdsCrr-us-east-1" {
+		t.Errorf("name: got %v, want KdsCrr-us-east-1", got)
+	}
+	var body struct {
+		Widgets []struct {
+			Properties struct {
+				Title   string  `json:"title"`
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(render(dash.Properties["DashboardBody"])), &body); err != nil {
+		t.Fatalf("decode dashboard body: %v", err)
+	}
+	type seen struct{ metric, stream, region string }
+	found := map[seen]bool{}
+	for _, w := range body.Widgets {
+		for _, m := range w.Properties.Metrics {
+			if len(m) < 4 || m[0] != stacks.MetricsNamespace {
+				continue
+			}
+			region := ""
+			if opts, ok := m[len(m)-1].(map[string]any); ok {
+				region, _ = opts["region"].(string)
+			}
+			found[seen{m[1].(string), m[3].(string), region}] = true
+		}
+	}
+	for _, stream := range []string{"orders", "clicks"} {
+		for _, want := range []seen{
+			{"ReplicationLagSeconds", stream, "us-east-1"},
+			{"ReplicationLagSeconds", stream, "us-east-2"},
+			{"ReplicatedRecords", stream, "us-east-1"},
+			{"ReplicatedBytes", stream, "us-east-1"},
+			{"SkippedRecords", stream, "us-east-1"},
+			{"FailedRecords", stream, "us-east-1"},
+			{"ResentRecords", stream, "us-east-1"},
+			{"CheckpointAgeSeconds", stream, "us-east-1"},
+		} {
+			if !found[want] {
+				t.Errorf("got no widget metric %+v, want one", want)
+			}
+		}
+	}
+	if !strings.Contains(render(dash.Properties["DashboardBody"]), `"IteratorAge"`) {
+		t.Errorf("got no IteratorAge widget, want one")
+	}
+}
+
+func TestRegionStacksDeployAfterTheGlobalTablesAndPrimaryFirst(t *testing.T) {
+	d := deployment(t, "default").deployment
+	tests := []struct {
+		name  string
+		stack awscdk.Stack
+		want  []string
+	}{
+		{"global", d.Global, nil},
+		{"primary", d.Primary, []string{stacks.GlobalStackName}},
+		{"secondary", d.Secondary, []string{stacks.GlobalStackName, stacks.RegionStackName("us-east-1")}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, dep := range *tt.stack.Dependencies() {
+			got = append(got, *dep.StackName())
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s depends on %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestAccountComesFromContextOrStaysAgnostic(t *testing.T) {
+	tests := []struct {
+		deployment string
+		wantARN    string
+	}{
+		{"default", "arn:aws:kinesis:us-east-2:123456789012:stream/example-stream-1"},
+		{"agnostic", "arn:aws:kinesis:us-east-2:${AWS::AccountId}:stream/example-stream-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.deployment, func(t *testing.T) {
+			got := statementsBySid(t, deployment(t, tt.deployment).region("us-east-1"), "ReplicatorRole")["WriteOtherRegionStreams"].Resources
+			if !reflect.DeepEqual(got, []string{tt.wantARN}) {
+				t.Errorf("got %v, want [%s]", got, tt.wantARN)
+			}
+		})
+	}
+}
+
+func TestMissingFunctionCodeStopsTheSynthWithABuildHint(t *testing.T) {
+	app := newTestApp(t)
+	s, err := stacks.ParseSettings(func(key string) any { return app.Node().TryGetContext(&key) })
+	if err != nil {
+		t.Fatalf("ParseSettings: %v", err)
+	}
+	_, err = stacks.NewDeployment(app, s, stacks.Code{ReplicatorDir: t.TempDir(), FailoverDir: testCode.FailoverDir})
+	if err == nil || !strings.Contains(err.Error(), "scripts/build.sh") {
+		t.Errorf("got error %v, want one pointing to scripts/build.sh", err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -152,7 +152,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	o = o.withDefaults()
 	started := time.Now()
 	sum := Summary{Options: o}
-	out := o.Out
+	// The progress goroutine and the story write to Out together.
+	out := &lockedWriter{w: o.Out}
 	logger := slog.New(slog.NewTextHandler(o.Log, nil))
 
 	fmt.Fprintf(out, "Starting the emulators: Kinesis for %s and %s, DynamoDB for the global tables\n", Regions[0], Regions[1])
@@ -380,4 +381,17 @@ func stampOrNone(t *time.Time) string {
 		return "(no checkpoint yet)"
 	}
 	return stamp(*t)
+}
+
+// lockedWriter serialises writes to a writer that may not be safe for
+// concurrent use.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -25,4 +25,4 @@ for fn in replicator failover; do
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
     -o "$out/$fn/bootstrap" "./functions/$fn"
 done
-echo "built $out/replicator/bootstrap and $out/failover/bootstrap (linux/$arch)"
+echo "built $out/replicator/bootstrap and $out/failover/bootstrap (linux/$arch)" >&2

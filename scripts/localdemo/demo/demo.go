@@ -258,8 +258,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 				return sum, err
 			}
 			sum.Failovers = append(sum.Failovers, f)
-			fmt.Fprintf(out, "Failed over %s → %s at %s (epoch %d); the producer resumes in %s from %s\n",
-				f.From, f.To, stamp(f.SwitchedAt), f.Epoch, f.To, stampOrNone(f.ResumeFrom))
+			fmt.Fprintf(out, "Failed over %s → %s at %s (epoch %d); resume point %s (where a CDC task restarts); the producer moves to %s\n",
+				f.From, f.To, stamp(f.SwitchedAt), f.Epoch, stampOrNone(f.ResumeFrom), f.To)
 		}
 		progress.setActive(step.active.name)
 		fmt.Fprintf(out, "Producing %d records/s over %d keys into %s for %v\n", o.Rate, o.Keys, step.active.name, phase)

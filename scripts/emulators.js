@@ -21,6 +21,16 @@ function listen(server) {
   });
 }
 
+// kinesalite and dynalite rethrow a request's 'error' event. A client that
+// cancels a call mid-request (a test or the demo stopping its pollers) raises
+// ECONNRESET "aborted" there, which would otherwise kill every emulator in
+// this process.
+process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) return;
+  console.error(`emulators: ${err.stack || err}`);
+  process.exit(1);
+});
+
 async function main() {
   // Zero delays: tests create and delete many streams and tables, and the
   // emulators' default 500 ms CREATING state only slows them down.

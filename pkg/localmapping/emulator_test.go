@@ -3,6 +3,7 @@ package localmapping
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -99,6 +100,12 @@ func runMapping(t *testing.T, m *Mapping) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// testLogger sends a mapping's logs to the test's output, shown only for
+// failed tests or with -v.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 // waitFor polls cond until it holds; the limit only guards against a hang.

@@ -179,7 +179,9 @@ func TestDeliversEveryRecordInOrderPerShard(t *testing.T) {
 			put := putRecords(t, client, stream, 240, 20)
 
 			rec := &recorder{}
-			m := New(client, stream, "us-east-1", rec.handle, tt.opts)
+			opts := tt.opts
+			opts.Logger = testLogger(t)
+			m := New(client, stream, "us-east-1", rec.handle, opts)
 			stop := runMapping(t, m)
 			waitFor(t, func() bool { return m.Stats().Records >= int64(countRecords(put)) })
 			stop()
@@ -257,6 +259,7 @@ func TestBatchItemFailureRetriesFromLowestReportedRecord(t *testing.T) {
 				return events.KinesisEventResponse{}, nil
 			}}
 			m := New(client, stream, "us-east-1", rec.handle, Options{
+				Logger:         testLogger(t),
 				BatchSize:      10,
 				RetryBaseDelay: 7 * time.Millisecond,
 				RetryWait: func(ctx context.Context, d time.Duration) error {
@@ -327,6 +330,7 @@ func TestHandlerErrorRetriesWholeBatchWithBackoff(t *testing.T) {
 				return events.KinesisEventResponse{}, nil
 			}}
 			m := New(client, stream, "us-east-1", rec.handle, Options{
+				Logger:         testLogger(t),
 				RetryBaseDelay: 10 * time.Millisecond,
 				RetryMaxDelay:  50 * time.Millisecond,
 				RetryWait: func(ctx context.Context, d time.Duration) error {
@@ -387,7 +391,7 @@ func TestRunStopsWhenContextIsCancelled(t *testing.T) {
 				default:
 				}
 				return tt.handler(ctx, ev)
-			}, Options{RetryBaseDelay: time.Hour, RetryMaxDelay: time.Hour})
+			}, Options{RetryBaseDelay: time.Hour, RetryMaxDelay: time.Hour, Logger: testLogger(t)})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- m.Run(ctx) }()
@@ -402,7 +406,7 @@ func TestRunStopsWhenContextIsCancelled(t *testing.T) {
 
 func TestRunReportsMissingStream(t *testing.T) {
 	client := newStream(t, "present", 1)
-	m := New(client, "absent", "us-east-1", (&recorder{}).handle, Options{})
+	m := New(client, "absent", "us-east-1", (&recorder{}).handle, Options{Logger: testLogger(t)})
 	if err := m.Run(context.Background()); err == nil {
 		t.Fatal("got no error for a stream that does not exist, want one")
 	}

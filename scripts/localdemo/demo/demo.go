@@ -105,6 +105,11 @@ type Failover struct {
 	ResumeFrom *time.Time `json:"resumeFrom"`
 	Shards     int        `json:"shards"`
 	Warnings   []string   `json:"warnings"`
+	// ReportedAt is when the failover call returned its report.
+	ReportedAt time.Time `json:"reportedAt"`
+	// BehindResumePoint counts records committed at or before ResumeFrom
+	// that were not yet in the target at ReportedAt: must be 0.
+	BehindResumePoint int `json:"behindResumePoint"`
 }
 
 // MappingStats is what one Region's event source mapping did.
@@ -134,8 +139,21 @@ func (s Summary) Looped() int {
 	return n
 }
 
-// OK reports a run with nothing lost, reordered or looped.
-func (s Summary) OK() bool { return s.Lost() == 0 && s.Reordered() == 0 && s.Looped() == 0 }
+// UnsafeResumes counts records behind a failover's resume point that were
+// not yet replicated when it was reported.
+func (s Summary) UnsafeResumes() int {
+	n := 0
+	for _, f := range s.Failovers {
+		n += f.BehindResumePoint
+	}
+	return n
+}
+
+// OK reports a run with nothing lost, reordered or looped, and every
+// resume point safe.
+func (s Summary) OK() bool {
+	return s.Lost() == 0 && s.Reordered() == 0 && s.Looped() == 0 && s.UnsafeResumes() == 0
+}
 
 // region is one simulated Region's moving parts.
 type region struct {
@@ -293,8 +311,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	for _, f := range sum.Failovers {
 		switches = append(switches, f.SwitchedAt)
 	}
-	if sum.Regions, err = verify(Regions, prod.all(), streams, switches, 5*time.Millisecond); err != nil {
+	all := prod.all()
+	if sum.Regions, err = verify(Regions, all, streams, switches, 5*time.Millisecond); err != nil {
 		return sum, err
+	}
+	for i := range sum.Failovers {
+		f := &sum.Failovers[i]
+		f.BehindResumePoint = behindResumePoint(*f, all, streams[f.To])
 	}
 	for i, r := range regions {
 		c, _ := r.metrics.take()
@@ -321,7 +344,7 @@ func failOver(ctx context.Context, to, from *region, stream string) (Failover, e
 	s := rep.Streams[0]
 	return Failover{
 		To: to.name, From: from.name, SwitchedAt: *rep.SwitchedAt, Epoch: s.Epoch,
-		ResumeFrom: s.ResumeFrom, Shards: len(s.Shards), Warnings: rep.Warnings,
+		ResumeFrom: s.ResumeFrom, Shards: len(s.Shards), Warnings: rep.Warnings, ReportedAt: time.Now(),
 	}, nil
 }
 

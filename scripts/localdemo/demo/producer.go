@@ -87,11 +87,12 @@ func (p *producer) put(ctx context.Context, client putRecordsAPI, region string,
 	for i := range entries {
 		p.seq++
 		key := fmt.Sprintf("k%d", p.rng.IntN(p.keys))
+		committed := time.Now().UTC()
 		data, err := json.Marshal(cdcRecord{
 			ID:              fmt.Sprintf("%s-%07d", region, p.seq),
 			Key:             key,
 			Op:              "update",
-			CommitTimestamp: time.Now().UTC().Format(time.RFC3339Nano),
+			CommitTimestamp: committed.Format(time.RFC3339Nano),
 			Seq:             p.seq,
 		})
 		if err != nil {
@@ -99,7 +100,7 @@ func (p *producer) put(ctx context.Context, client putRecordsAPI, region string,
 			return fmt.Errorf("encode record %d: %w", p.seq, err)
 		}
 		entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: data}
-		rows[i] = produced{Seq: p.seq, Key: key, Region: region}
+		rows[i] = produced{Seq: p.seq, Key: key, Region: region, Committed: committed}
 	}
 	p.mu.Unlock()
 

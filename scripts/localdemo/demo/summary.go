@@ -23,8 +23,8 @@ func (s Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	for _, f := range s.Failovers {
-		fmt.Fprintf(w, "Failover %s → %s at %s, epoch %d: resume point %s (min over %d shard checkpoints; the CDC task restarts there)\n",
-			f.From, f.To, stamp(f.SwitchedAt), f.Epoch, stampOrNone(f.ResumeFrom), f.Shards)
+		fmt.Fprintf(w, "Failover %s → %s at %s, epoch %d: resume point %s (min over %d shard checkpoints; the CDC task restarts there); records behind it not yet replicated: %d\n",
+			f.From, f.To, stamp(f.SwitchedAt), f.Epoch, stampOrNone(f.ResumeFrom), f.Shards, f.BehindResumePoint)
 		for _, warning := range f.Warnings {
 			fmt.Fprintf(w, "  warning: %s\n", warning)
 		}
@@ -35,9 +35,10 @@ func (s Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Wall time %.1fs\n", s.Wall.Seconds())
 	if s.OK() {
-		fmt.Fprintln(w, "RESULT: OK: nothing lost, every key in order, no loop")
+		fmt.Fprintln(w, "RESULT: OK: nothing lost, every key in order, no loop, every resume point safe")
 	} else {
-		fmt.Fprintf(w, "RESULT: FAILED: %d lost, %d out of order, %d looped\n", s.Lost(), s.Reordered(), s.Looped())
+		fmt.Fprintf(w, "RESULT: FAILED: %d lost, %d out of order, %d looped, %d behind a resume point\n",
+			s.Lost(), s.Reordered(), s.Looped(), s.UnsafeResumes())
 	}
 	return nil
 }

@@ -30,11 +30,13 @@ type streamRecord struct {
 	Key     string
 }
 
-// produced is what the producer wrote: which Region each seq went to.
+// produced is what the producer wrote: which Region each seq went to, and
+// its commit timestamp.
 type produced struct {
-	Seq    int64
-	Key    string
-	Region string
+	Seq       int64
+	Key       string
+	Region    string
+	Committed time.Time
 }
 
 // RegionSummary describes the records produced in one Region and what
@@ -165,6 +167,34 @@ func verify(regions [2]string, prod map[int64]produced, streams map[string][]str
 		out[i] = s
 	}
 	return out, nil
+}
+
+// behindResumePoint counts the records a failover's resume point claims
+// are replicated but were not yet in the target when the report was made:
+// records produced in f.From, committed at or before f.ResumeFrom, whose
+// first copy in f.To arrived after f.ReportedAt. A CDC task restarting at
+// the resume point would never send them again, so each is a loss. Arrival
+// times are truncated to the millisecond, which only makes them earlier.
+func behindResumePoint(f Failover, prod map[int64]produced, target []streamRecord) int {
+	if f.ResumeFrom == nil {
+		return 0
+	}
+	firstArrival := map[int64]time.Time{}
+	for _, r := range target {
+		if _, seen := firstArrival[r.Seq]; !seen {
+			firstArrival[r.Seq] = r.Arrival
+		}
+	}
+	n := 0
+	for seq, p := range prod {
+		if p.Region != f.From || p.Committed.After(*f.ResumeFrom) {
+			continue
+		}
+		if arrived, ok := firstArrival[seq]; !ok || arrived.After(f.ReportedAt) {
+			n++
+		}
+	}
+	return n
 }
 
 // inWindow reports whether some switch falls between a record's arrival in

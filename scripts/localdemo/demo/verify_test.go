@@ -12,8 +12,8 @@ func TestVerifyFindsLossDisorderAndLoops(t *testing.T) {
 	east1, east2 := Regions[0], Regions[1]
 	switchAt := at(1000)
 	prod := map[int64]produced{
-		1: {1, "a", east1}, 2: {2, "a", east1}, 3: {3, "b", east1},
-		4: {4, "a", east2},
+		1: {Seq: 1, Key: "a", Region: east1}, 2: {Seq: 2, Key: "a", Region: east1}, 3: {Seq: 3, Key: "b", Region: east1},
+		4: {Seq: 4, Key: "a", Region: east2},
 	}
 	originals := map[string][]streamRecord{
 		east1: {{Seq: 1, Key: "a", Arrival: at(0)}, {Seq: 2, Key: "a", Arrival: at(900)}, {Seq: 3, Key: "b", Arrival: at(950)}},
@@ -111,21 +111,58 @@ func TestVerifyRejectsRecordsNobodyProduced(t *testing.T) {
 	}
 }
 
-func TestSummaryFailsOnAnyLossDisorderOrLoop(t *testing.T) {
+func TestBehindResumePointCountsRecordsTheResumePointSkips(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	east1, east2 := Regions[0], Regions[1]
+	prod := map[int64]produced{
+		1: {Seq: 1, Region: east1, Committed: at(0)},
+		2: {Seq: 2, Region: east1, Committed: at(100)},
+		3: {Seq: 3, Region: east1, Committed: at(200)},
+		4: {Seq: 4, Region: east2, Committed: at(50)},
+	}
+	resume := at(100)
+	f := Failover{From: east1, To: east2, ResumeFrom: &resume, ReportedAt: at(500)}
 	tests := []struct {
 		name   string
-		region RegionSummary
-		wantOK bool
+		target []streamRecord
+		want   int
 	}{
-		{"clean", RegionSummary{Echoes: 3}, true},
-		{"lost", RegionSummary{Lost: 1}, false},
-		{"reordered", RegionSummary{OrderViolations: 1}, false},
-		{"echo outside a window", RegionSummary{EchoesOutsideWindows: 1}, false},
-		{"echoed twice", RegionSummary{MultipleEchoes: 1}, false},
+		{"all behind the resume point were there", []streamRecord{{Seq: 1, Arrival: at(30)}, {Seq: 2, Arrival: at(130)}}, 0},
+		{"a record after the resume point may come later", []streamRecord{{Seq: 1, Arrival: at(30)}, {Seq: 2, Arrival: at(130)}, {Seq: 3, Arrival: at(900)}}, 0},
+		{"a record behind it that arrived after the report", []streamRecord{{Seq: 1, Arrival: at(30)}, {Seq: 2, Arrival: at(600)}}, 1},
+		{"a record behind it that never arrived", []streamRecord{{Seq: 2, Arrival: at(130)}}, 1},
+		{"the first copy counts", []streamRecord{{Seq: 1, Arrival: at(30)}, {Seq: 2, Arrival: at(130)}, {Seq: 2, Arrival: at(700)}}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := Summary{Regions: [2]RegionSummary{tt.region, {}}}
+			if got := behindResumePoint(f, prod, tt.target); got != tt.want {
+				t.Errorf("got %d records behind the resume point, want %d", got, tt.want)
+			}
+		})
+	}
+	if got := behindResumePoint(Failover{From: east1, To: east2, ReportedAt: at(500)}, prod, nil); got != 0 {
+		t.Errorf("got %d without a resume point, want 0", got)
+	}
+}
+
+func TestSummaryFailsOnAnyLossDisorderOrLoop(t *testing.T) {
+	tests := []struct {
+		name      string
+		region    RegionSummary
+		failovers []Failover
+		wantOK    bool
+	}{
+		{"clean", RegionSummary{Echoes: 3}, []Failover{{}}, true},
+		{"lost", RegionSummary{Lost: 1}, nil, false},
+		{"reordered", RegionSummary{OrderViolations: 1}, nil, false},
+		{"echo outside a window", RegionSummary{EchoesOutsideWindows: 1}, nil, false},
+		{"echoed twice", RegionSummary{MultipleEchoes: 1}, nil, false},
+		{"unsafe resume point", RegionSummary{}, []Failover{{}, {BehindResumePoint: 1}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Summary{Regions: [2]RegionSummary{tt.region, {}}, Failovers: tt.failovers}
 			if got := s.OK(); got != tt.wantOK {
 				t.Errorf("got OK %v, want %v", got, tt.wantOK)
 			}

@@ -161,8 +161,23 @@ func startFunction(t *testing.T, name, bootstrap string, env map[string]string) 
 }
 
 // invoke posts payload as Lambda's Invoke API does and returns the
-// function's response body.
+// function's response body; a function error fails the test.
 func (f *function) invoke(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	body, fnErr := f.invokeRaw(t, payload)
+	if fnErr.ErrorMessage != "" {
+		t.Fatalf("invoke %s: function error %s: %s\n%s", f.name, fnErr.ErrorType, fnErr.ErrorMessage, f.out.String())
+	}
+	return body
+}
+
+// functionError is the body Lambda returns when the handler fails.
+type functionError struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
+}
+
+func (f *function) invokeRaw(t *testing.T, payload []byte) ([]byte, functionError) {
 	t.Helper()
 	resp, err := http.Post(f.url, "application/json", bytes.NewReader(payload))
 	if err != nil {
@@ -176,14 +191,9 @@ func (f *function) invoke(t *testing.T, payload []byte) []byte {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("invoke %s: got HTTP %d %s, want 200", f.name, resp.StatusCode, body)
 	}
-	var fnErr struct {
-		ErrorMessage string `json:"errorMessage"`
-		ErrorType    string `json:"errorType"`
-	}
-	if json.Unmarshal(body, &fnErr) == nil && fnErr.ErrorMessage != "" {
-		t.Fatalf("invoke %s: function error %s: %s\n%s", f.name, fnErr.ErrorType, fnErr.ErrorMessage, f.out.String())
-	}
-	return body
+	var fnErr functionError
+	_ = json.Unmarshal(body, &fnErr) // a handler's response need not be an object
+	return body, fnErr
 }
 
 // emf returns the EMF documents the function printed so far.
@@ -275,9 +285,29 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 	}
 	assertEMF(t, replicators[east1], "ReplicatedRecords", float64(len(records)))
 
-	// 3. Fail over through the us-east-2 failover function.
+	// 3. A bad failover payload is a function error and changes nothing;
+	// then fail over through the us-east-2 failover function.
+	for _, bad := range []string{`{"targetRegion":"eu-west-9","streams":["orders"]}`, `{"targetRegion":`, `{"targetRegion":""}`} {
+		if _, fnErr := failovers[east2].invokeRaw(t, []byte(bad)); fnErr.ErrorMessage == "" {
+			t.Errorf("payload %s: got no function error, want one", bad)
+		}
+	}
+	var status report
+	decode(t, failovers[east2].invoke(t, []byte(`{"action":"status"}`)), &status)
+	if status.ActiveRegion != east1 || len(status.Streams) != 1 || status.Streams[0].Epoch != 1 {
+		t.Fatalf("got status %+v after bad payloads, want us-east-1 still active at epoch 1", status)
+	}
+
+	raw := failovers[east2].invoke(t, []byte(`{"targetRegion":"us-east-2","streams":["orders"],"reason":"rie test"}`))
+	var members map[string]json.RawMessage
+	decode(t, raw, &members)
+	for _, key := range []string{"activeRegion", "previousRegion", "switchedAt", "dryRun", "streams", "logStreamStart", "actions", "warnings"} {
+		if _, ok := members[key]; !ok {
+			t.Errorf("failover report %s has no %q, want every member of the DESIGN.md contract", raw, key)
+		}
+	}
 	var failoverReport report
-	decode(t, failovers[east2].invoke(t, []byte(`{"targetRegion":"us-east-2","streams":["orders"],"reason":"rie test"}`)), &failoverReport)
+	decode(t, raw, &failoverReport)
 	if failoverReport.ActiveRegion != east2 || failoverReport.PreviousRegion != east1 || len(failoverReport.Streams) != 1 {
 		t.Fatalf("got failover report %+v, want orders switched us-east-1 → us-east-2", failoverReport)
 	}

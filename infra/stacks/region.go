@@ -59,6 +59,9 @@ type regionStack struct {
 // and the dashboard of one Region.
 func NewRegionStack(scope constructs.Construct, id string, props *RegionStackProps) (awscdk.Stack, error) {
 	s := props.Settings
+	if props.Region != s.PrimaryRegion && props.Region != s.SecondaryRegion {
+		return nil, fmt.Errorf("stack %s: Region %q is neither %s nor %s", id, props.Region, s.PrimaryRegion, s.SecondaryRegion)
+	}
 	for _, dir := range []string{props.Code.ReplicatorDir, props.Code.FailoverDir} {
 		if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
 			return nil, fmt.Errorf("function code for %s: %w (build it with scripts/build.sh; cdk runs it as the cdk.json build step)", id, err)

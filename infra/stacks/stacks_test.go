@@ -560,6 +560,18 @@ func TestMissingFunctionCodeStopsTheSynthWithABuildHint(t *testing.T) {
 	}
 }
 
+func TestRegionStackRejectsARegionOutsideThePair(t *testing.T) {
+	app := newTestApp(t)
+	s, err := stacks.ParseSettings(func(key string) any { return app.Node().TryGetContext(&key) })
+	if err != nil {
+		t.Fatalf("ParseSettings: %v", err)
+	}
+	_, err = stacks.NewRegionStack(app, "KdsCrr-eu-west-1", &stacks.RegionStackProps{Settings: s, Region: "eu-west-1", Code: testCode})
+	if err == nil || !strings.Contains(err.Error(), "eu-west-1") {
+		t.Errorf("got error %v, want one naming eu-west-1", err)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -404,6 +404,40 @@ func TestRunStopsWhenContextIsCancelled(t *testing.T) {
 	}
 }
 
+func TestLatestStartsAfterWhatIsAlreadyInTheStream(t *testing.T) {
+	client := newStream(t, "latest", 2)
+	old := putRecords(t, client, "latest", 20, 5)
+
+	rec := &recorder{}
+	m := New(client, "latest", "us-east-1", rec.handle, Options{
+		StartingPosition: types.ShardIteratorTypeLatest,
+		PollInterval:     20 * time.Millisecond,
+		Logger:           testLogger(t),
+	})
+	stop := runMapping(t, m)
+	// The pollers take their iterators at some point after Run starts: keep
+	// writing until something arrives.
+	waitFor(t, func() bool {
+		putRecords(t, client, "latest", 1, 1)
+		return m.Stats().Records > 0
+	})
+	stop()
+
+	before := map[string]bool{}
+	for _, records := range old {
+		for _, r := range records {
+			before[r.sequence] = true
+		}
+	}
+	for _, batch := range rec.snapshot() {
+		for _, r := range batch {
+			if before[r.Kinesis.SequenceNumber] {
+				t.Errorf("got record %s written before Run, want only later ones with LATEST", r.Kinesis.SequenceNumber)
+			}
+		}
+	}
+}
+
 func TestRunReportsMissingStream(t *testing.T) {
 	client := newStream(t, "present", 1)
 	m := New(client, "absent", "us-east-1", (&recorder{}).handle, Options{Logger: testLogger(t)})

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func dynamoEndpoint(t *testing.T) string {
+func dynamoEndpoint(t testing.TB) string {
 	t.Helper()
 	emulator.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -53,7 +53,7 @@ var tableSeq atomic.Int64
 
 // dynamoTables creates a fresh pair of tables for one test and returns
 // settings naming them and a client of the emulator.
-func dynamoTables(t *testing.T) (Settings, *dynamodb.Client) {
+func dynamoTables(t testing.TB) (Settings, *dynamodb.Client) {
 	t.Helper()
 	ddb := localaws.DynamoDBClient(east2, dynamoEndpoint(t))
 	safe := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")

@@ -313,6 +313,10 @@ func (rs *regionStack) newSeed(failover awslambda.Function, payload string) cust
 			"Payload":        payload,
 		},
 		PhysicalResourceId: customresources.PhysicalResourceId_Of(jsii.String("kds-crr-init-" + rs.region)),
+		// The init report grows with streams and shards; CloudFormation
+		// refuses a custom resource response over 4 KB, so return only the
+		// status code.
+		OutputPaths: jsii.Strings("StatusCode"),
 	}
 
 	logGroup := awslogs.NewLogGroup(rs.stack, jsii.String("SeedLogs"), &awslogs.LogGroupProps{

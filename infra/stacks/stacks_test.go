@@ -348,9 +348,10 @@ func TestSeedInvokesFailoverInitForThePrimaryRegion(t *testing.T) {
 				failover := functionNamed(t, tpl, stacks.FailoverFunctionName)
 				for _, phase := range []string{"Create", "Update"} {
 					var call struct {
-						Service    string `json:"service"`
-						Action     string `json:"action"`
-						Parameters struct {
+						Service     string   `json:"service"`
+						Action      string   `json:"action"`
+						OutputPaths []string `json:"outputPaths"`
+						Parameters  struct {
 							FunctionName   string
 							InvocationType string
 							Payload        string
@@ -361,6 +362,9 @@ func TestSeedInvokesFailoverInitForThePrimaryRegion(t *testing.T) {
 					}
 					if call.Service != "Lambda" || call.Action != "Invoke" || call.Parameters.InvocationType != "RequestResponse" {
 						t.Errorf("%s: got %s.%s (%s), want a synchronous Lambda.Invoke", phase, call.Service, call.Action, call.Parameters.InvocationType)
+					}
+					if !reflect.DeepEqual(call.OutputPaths, []string{"StatusCode"}) {
+						t.Errorf("%s: output paths %v, want [StatusCode] so the response stays under CloudFormation's 4 KB", phase, call.OutputPaths)
 					}
 					if want := "${Ref:" + failover.LogicalID + "}"; call.Parameters.FunctionName != want {
 						t.Errorf("%s: invokes %s, want the failover function %s", phase, call.Parameters.FunctionName, want)

@@ -142,18 +142,23 @@ fi
 [[ -z $expected_epoch ]] || fields+=("\"expectedEpoch\":$expected_epoch")
 [[ $park_previous == false ]] || fields+=('"parkPrevious":true')
 if [[ -n $ignore_shards ]]; then
-  declare -A by_stream=()
+  # Grouped by stream without associative arrays, which macOS's bash 3.2 lacks.
   IFS=, read -r -a pairs <<<"$ignore_shards"
+  ignored_streams=()
   for pair in "${pairs[@]}"; do
     [[ $pair == *:* ]] || die "--ignore-shards: '$pair' is not STREAM:SHARD_ID"
     s=${pair%%:*} id=${pair#*:}
     [[ $s =~ $stream_re ]] || die "--ignore-shards: '$s' is not a Kinesis stream name"
     [[ $id =~ $shard_re ]] || die "--ignore-shards: '$id' is not a shard id such as shardId-000000000001"
-    by_stream[$s]+="${by_stream[$s]:+,}$(json_string "$id")"
+    [[ " ${ignored_streams[*]-} " == *" $s "* ]] || ignored_streams+=("$s")
   done
   entries=()
-  for s in "${!by_stream[@]}"; do
-    entries+=("$(json_string "$s"):[${by_stream[$s]}]")
+  for s in "${ignored_streams[@]}"; do
+    ids=()
+    for pair in "${pairs[@]}"; do
+      [[ ${pair%%:*} != "$s" ]] || ids+=("$(json_string "${pair#*:}")")
+    done
+    entries+=("$(json_string "$s"):[$(IFS=,; echo "${ids[*]}")]")
   done
   fields+=("\"ignoreShards\":{$(IFS=,; echo "${entries[*]}")}")
 fi

@@ -91,9 +91,9 @@ func TestFailoverScriptAgainstALocalRuntimeEmulator(t *testing.T) {
 		},
 		{
 			name:        "dry run",
-			args:        []string{"--to", "us-east-2", "--dry-run", "--ignore-shards", "orders:shardId-000000000001"},
+			args:        []string{"--to", "us-east-2", "--dry-run", "--ignore-shards", "orders:shardId-000000000001,orders:shardId-000000000002"},
 			wantOut:     []string{`"status":\s*"dryRun"`, `"dryRun":\s*true`},
-			wantPayload: `{"targetRegion":"us-east-2","dryRun":true,"requestedBy":"tester","ignoreShards":{"orders":["shardId-000000000001"]}}`,
+			wantPayload: `{"targetRegion":"us-east-2","dryRun":true,"requestedBy":"tester","ignoreShards":{"orders":["shardId-000000000001","shardId-000000000002"]}}`,
 		},
 		{
 			name:        "failover with a quoted reason",

@@ -47,8 +47,9 @@ const (
 
 // Settings is the validated deployment configuration.
 type Settings struct {
-	// Account is empty when neither context nor CDK_DEFAULT_ACCOUNT names
-	// one: the stacks are then account-agnostic (Regions stay concrete).
+	// Account comes from context; infra/main.go falls back to
+	// CDK_DEFAULT_ACCOUNT. Empty leaves the stacks account-agnostic, which
+	// synthesizes because their Regions stay concrete.
 	Account                    string
 	PrimaryRegion              string
 	SecondaryRegion            string

@@ -66,6 +66,18 @@ func (c Config) RegionAt(t time.Time) string {
 	return c.At(t).Region
 }
 
+// TakeoverAt returns when the Region active at t took over from another
+// Region: the Since of the epoch active at t, when the epoch before it was
+// another Region's. ok is false for the first epoch known and for epochs that
+// only repeat the previous Region.
+func (c Config) TakeoverAt(t time.Time) (since time.Time, ok bool) {
+	i := sort.Search(len(c.History), func(i int) bool { return c.History[i].Since.After(t) })
+	if i < 2 || c.History[i-2].Region == c.History[i-1].Region {
+		return time.Time{}, false
+	}
+	return c.History[i-1].Since, true
+}
+
 // Validate reports the first inconsistency that would make the active-Region
 // rule answer wrongly: the rule reads History, failover and status read the
 // current fields, so both must exist and agree.

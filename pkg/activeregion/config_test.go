@@ -118,3 +118,34 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestTakeoverAtIsTheSwitchIntoTheRegionActiveThen(t *testing.T) {
+	base := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	cfg := Config{History: []Epoch{
+		{Region: "us-east-1", Since: base, Epoch: 1},
+		{Region: "us-east-2", Since: base.Add(time.Hour), Epoch: 2},
+		{Region: "us-east-2", Since: base.Add(2 * time.Hour), Epoch: 3},
+		{Region: "us-east-1", Since: base.Add(3 * time.Hour), Epoch: 4},
+	}}
+	tests := []struct {
+		name   string
+		at     time.Time
+		want   time.Time
+		wantOK bool
+	}{
+		{"before the first epoch", base.Add(-time.Minute), time.Time{}, false},
+		{"in the first epoch", base.Add(time.Minute), time.Time{}, false},
+		{"at a switch", base.Add(time.Hour), base.Add(time.Hour), true},
+		{"after a switch", base.Add(90 * time.Minute), base.Add(time.Hour), true},
+		{"epoch that repeats the previous Region", base.Add(150 * time.Minute), time.Time{}, false},
+		{"after the failback", base.Add(4 * time.Hour), base.Add(3 * time.Hour), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := cfg.TakeoverAt(tt.at)
+			if ok != tt.wantOK || !got.Equal(tt.want) {
+				t.Fatalf("got %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}

@@ -69,6 +69,7 @@ type Handler struct {
 	extractor   committime.Extractor
 	log         *slog.Logger
 	now         func() time.Time
+	sleep       func(ctx context.Context, d time.Duration) error
 
 	limitsMu sync.Mutex
 	limits   map[string]int // target stream → max record bytes, once known
@@ -78,6 +79,7 @@ type options struct {
 	out    io.Writer
 	log    *slog.Logger
 	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
 	writer replication.Options
 }
 
@@ -93,6 +95,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithClock sets the clock used for metrics, checkpoints and the cache.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
+// WithSleep sets how the handler waits out a switchover hold (tests move a
+// fake clock instead of sleeping).
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *options) { o.sleep = sleep }
+}
+
 // WithWriterOptions sets the PutRecords writer's options; Ordering is always
 // taken from Settings.
 func WithWriterOptions(w replication.Options) Option { return func(o *options) { o.writer = w } }
@@ -100,9 +108,10 @@ func WithWriterOptions(w replication.Options) Option { return func(o *options) {
 // NewHandler builds a Handler from validated settings and clients.
 func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	o := options{
-		out: os.Stdout,
-		log: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
-		now: time.Now,
+		out:   os.Stdout,
+		log:   slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+		now:   time.Now,
+		sleep: sleepCtx,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -124,6 +133,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		extractor:   committime.Extractor{Field: s.CommitTimestampField},
 		log:         o.log,
 		now:         o.now,
+		sleep:       o.sleep,
 		limits:      make(map[string]int),
 	}
 }
@@ -164,6 +174,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		h.emit(ctx, metrics.Invocation{Stream: stream, FailedRecords: len(records),
 			MaxRecordAgeSeconds: seconds(h.now().Sub(oldest(arrivals)))})
 		return resp, fmt.Errorf("decide which records %s replicates for stream %s: %w", source.Region, stream, err)
+	}
+
+	if err := h.holdAfterSwitchover(ctx, stream, cfg, arrivals, replicate); err != nil {
+		h.log.WarnContext(ctx, "switchover hold does not fit before the deadline: the batch is retried", "stream", stream, "error", err)
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber})
+		return resp, nil
 	}
 
 	batch := replication.Batch{Stream: target, MaxRecordBytes: h.maxRecordBytes(ctx, target)}
@@ -243,6 +259,60 @@ func (h *Handler) emit(ctx context.Context, inv metrics.Invocation) {
 	}
 	if err := h.emitter.Flush(ctx); err != nil {
 		h.log.WarnContext(ctx, "mirror metrics", "region", h.settings.MetricsMirrorRegion, "error", err)
+	}
+}
+
+// globalTableDelay is how long a config switch may take to reach the other
+// Region's replica of the global table; AWS states replication within a
+// second or so in normal operation.
+const globalTableDelay = 2 * time.Second
+
+// minWriteTime is what a hold must leave before the deadline for the writes.
+const minWriteTime = 5 * time.Second
+
+// holdAfterSwitchover makes a newly active Region wait, before its first
+// writes, until the previous Region can no longer decide on a config read
+// from before the switch: its cache trusts a read for ACTIVE_REGION_CACHE_TTL,
+// and the switch needs globalTableDelay to reach it. Writing earlier would
+// hand the previous Region replicas that it would still replicate back,
+// again and again until its cache expired, and a bounced copy can land after
+// a later record of its key. With the hold, a replica reaches the previous
+// Region only after the switch does, and is skipped there.
+func (h *Handler) holdAfterSwitchover(ctx context.Context, stream string, cfg activeregion.Config, arrivals []time.Time, replicate []bool) error {
+	var latest time.Time
+	for i, r := range replicate {
+		if r && arrivals[i].After(latest) {
+			latest = arrivals[i]
+		}
+	}
+	since, ok := cfg.TakeoverAt(latest)
+	if latest.IsZero() || !ok {
+		return nil
+	}
+	until := since.Add(h.settings.CacheTTL + globalTableDelay)
+	wait := until.Sub(h.now())
+	if wait <= 0 {
+		return nil
+	}
+	if deadline, ok := ctx.Deadline(); ok && until.Add(minWriteTime).After(deadline) {
+		return fmt.Errorf("hold until %s, deadline %s", until.UTC().Format(time.RFC3339Nano), deadline.UTC().Format(time.RFC3339Nano))
+	}
+	h.log.InfoContext(ctx, "newly active: holding the first writes until the previous Region has seen the switch",
+		"stream", stream, "activeSince", since.UTC(), "until", until.UTC(), "wait", wait.String())
+	if err := h.sleep(ctx, wait); err != nil {
+		return fmt.Errorf("hold after switchover: %w", err)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

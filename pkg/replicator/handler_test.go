@@ -547,3 +547,68 @@ func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) 
 			doc.Values["ThrottledRecords"], doc.Values["FailedRecords"], doc.Values["ReplicatedRecords"])
 	}
 }
+
+func TestHandleHoldsTheFirstWritesAfterASwitchover(t *testing.T) {
+	tests := []struct {
+		name     string
+		ago      time.Duration // since us-east-1 took over from us-east-2
+		wantWait time.Duration
+	}{
+		{"just switched: wait out the old Region's cache and the table's replication", time.Second, 5*time.Second + globalTableDelay - time.Second},
+		{"switched long ago: no wait", time.Minute, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
+			cfg := activeConfig(testStream,
+				activeregion.Epoch{Region: targetRegion, Since: t0},
+				activeregion.Epoch{Region: sourceRegion, Since: h.now.Add(-tt.ago)},
+			)
+			h.ddb.put(DefaultActiveRegionTable, cfg)
+			var waited time.Duration
+			h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb},
+				WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+				WithClock(func() time.Time { return h.now }),
+				WithSleep(func(_ context.Context, d time.Duration) error { waited += d; h.now = h.now.Add(d); return nil }),
+			)
+			resp, err := h.handler.Handle(context.Background(), kinesisEvent(4, 2, h.now.Add(-tt.ago/2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.BatchItemFailures) != 0 || len(h.target.written) != 4 {
+				t.Fatalf("got failures %v and %d written, want none and 4", failedIDs(resp), len(h.target.written))
+			}
+			if waited != tt.wantWait {
+				t.Fatalf("waited %v, want %v", waited, tt.wantWait)
+			}
+		})
+	}
+}
+
+func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testing.T) {
+	now := time.Now()
+	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: now}
+	cfg := activeConfig(testStream,
+		activeregion.Epoch{Region: targetRegion, Since: now.Add(-time.Hour)},
+		activeregion.Epoch{Region: sourceRegion, Since: now.Add(-time.Second)},
+	)
+	h.ddb.put(DefaultActiveRegionTable, cfg)
+	h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb},
+		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		WithClock(func() time.Time { return h.now }),
+		WithSleep(func(context.Context, time.Duration) error { t.Fatal("slept although the hold cannot fit"); return nil }),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	ev := kinesisEvent(3, 1, now.Add(-500*time.Millisecond))
+	resp, err := h.handler.Handle(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 1 || got[0] != ev.Records[0].Kinesis.SequenceNumber {
+		t.Fatalf("got batch item failures %v, want the first record", got)
+	}
+	if h.target.requests() != 0 {
+		t.Fatal("wrote during the switchover hold")
+	}
+}

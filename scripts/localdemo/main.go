@@ -24,7 +24,7 @@ func run() int {
 	duration := flag.Duration("duration", 0, "total production time, split into three phases (default 3m, quick 45s)")
 	shards := flag.Int("shards", 0, "shards per stream (default 4)")
 	keys := flag.Int("keys", 0, "distinct partition keys (default 200)")
-	ttl := flag.Duration("cache-ttl", -1, "the replicators' ACTIVE_REGION_CACHE_TTL (default 0: read the config for every batch)")
+	ttl := flag.Duration("cache-ttl", -1, "the replicators' ACTIVE_REGION_CACHE_TTL (default 5s, the product's default)")
 	flag.Parse()
 
 	opts := demo.DefaultOptions

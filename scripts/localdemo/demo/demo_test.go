@@ -13,10 +13,14 @@ import (
 func TestRunKeepsEveryPromiseAcrossFailoverAndFailback(t *testing.T) {
 	var out bytes.Buffer
 	sum, err := Run(context.Background(), Options{
-		Shards:        2,
-		Keys:          20,
-		Rate:          100,
-		Duration:      3 * time.Second,
+		Shards: 2,
+		Keys:   20,
+		Rate:   100,
+		// Each phase outlasts the newly active Region's switchover hold
+		// (ACTIVE_REGION_CACHE_TTL 0 plus the global table's 2s), as any
+		// real switch does: switching back before a switch has settled
+		// lets a drained record echo twice.
+		Duration:      9 * time.Second,
 		ProgressEvery: 500 * time.Millisecond,
 		DrainTimeout:  30 * time.Second,
 		Out:           &out,

@@ -90,8 +90,19 @@ func WithStores(configs ConfigStore, checkpoints CheckpointLoader) Option {
 	return func(o *options) { o.configs, o.checkpoints = configs, checkpoints }
 }
 
-// NewHandler returns a Handler working on the tables named in s.
+// NewHandler returns a Handler working on the tables named in s. Zero
+// durations and history limit in s take their defaults, so hand-built
+// Settings behave like SettingsFromEnv's.
 func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
+	if s.IdleShardThreshold <= 0 {
+		s.IdleShardThreshold = DefaultIdleShardThreshold
+	}
+	if s.CrossRegionTimeout <= 0 {
+		s.CrossRegionTimeout = DefaultCrossRegionTimeout
+	}
+	if s.HistoryLimit <= 0 {
+		s.HistoryLimit = activeregion.DefaultHistoryLimit
+	}
 	o := options{
 		log: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		now: time.Now,

@@ -64,3 +64,10 @@ func TestSettingsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestNewHandlerFillsZeroSettingsWithDefaults(t *testing.T) {
+	h := NewHandler(Settings{Regions: []string{east1, east2}}, Clients{}, WithStores(newFakeConfigs(), &fakeCheckpoints{}))
+	if got := h.settings; got.IdleShardThreshold != DefaultIdleShardThreshold || got.CrossRegionTimeout != DefaultCrossRegionTimeout || got.HistoryLimit != 20 {
+		t.Fatalf("got threshold %v, timeout %v, history limit %d; want the defaults", got.IdleShardThreshold, got.CrossRegionTimeout, got.HistoryLimit)
+	}
+}

@@ -2,10 +2,11 @@ package activeregion
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/itemtime"
 )
 
 // attrType names a DynamoDB attribute type as the API spells it.
@@ -105,7 +106,7 @@ func decodeConfig(item map[string]ddbtypes.AttributeValue) (Config, error) {
 		}
 	}
 	var cfg Config
-	if err := attributevalue.UnmarshalMapWithOptions(item, &cfg, decodeUTC); err != nil {
+	if err := attributevalue.UnmarshalMapWithOptions(item, &cfg, itemtime.Decode); err != nil {
 		return Config{}, fmt.Errorf("decode item: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -115,27 +116,9 @@ func decodeConfig(item map[string]ddbtypes.AttributeValue) (Config, error) {
 }
 
 func encodeConfig(cfg Config) (map[string]ddbtypes.AttributeValue, error) {
-	item, err := attributevalue.MarshalMapWithOptions(cfg, encodeUTC)
+	item, err := attributevalue.MarshalMapWithOptions(cfg, itemtime.Encode)
 	if err != nil {
 		return nil, fmt.Errorf("encode item: %w", err)
 	}
 	return item, nil
-}
-
-// Times are stored in UTC so that every writer, in any Region or time zone,
-// produces the same strings for the same instant.
-func encodeUTC(o *attributevalue.EncoderOptions) {
-	o.EncodeTime = func(t time.Time) (ddbtypes.AttributeValue, error) {
-		return &ddbtypes.AttributeValueMemberS{Value: t.UTC().Format(time.RFC3339Nano)}, nil
-	}
-}
-
-func decodeUTC(o *attributevalue.DecoderOptions) {
-	o.DecodeTime.S = func(s string) (time.Time, error) {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("time %q is not RFC 3339: %w", s, err)
-		}
-		return t.UTC(), nil
-	}
 }

@@ -7,12 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/itemtime"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client the Store uses.
@@ -61,7 +62,7 @@ func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err err
 	if err := cp.Validate(); err != nil {
 		return false, fmt.Errorf("save checkpoint of stream %s shard %s: %w", cp.StreamName, cp.ShardID, err)
 	}
-	item, err := attributevalue.MarshalMapWithOptions(cp, encodeUTC)
+	item, err := attributevalue.MarshalMapWithOptions(cp, itemtime.Encode)
 	if err != nil {
 		return false, fmt.Errorf("save checkpoint of stream %s shard %s: encode item: %w", cp.StreamName, cp.ShardID, err)
 	}
@@ -103,7 +104,7 @@ func (s *Store) Load(ctx context.Context, stream string) ([]Checkpoint, error) {
 		}
 		for _, item := range page.Items {
 			var cp Checkpoint
-			if err := attributevalue.UnmarshalMapWithOptions(item, &cp, decodeUTC); err != nil {
+			if err := attributevalue.UnmarshalMapWithOptions(item, &cp, itemtime.Decode); err != nil {
 				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, s.table, shardIDOf(item), err)
 			}
 			if err := cp.Validate(); err != nil {
@@ -121,25 +122,4 @@ func shardIDOf(item map[string]ddbtypes.AttributeValue) string {
 		return id.Value
 	}
 	return "(no shardId)"
-}
-
-// Times are stored in UTC so that both Regions write the same strings for the
-// same instant.
-func encodeUTC(o *attributevalue.EncoderOptions) {
-	o.EncodeTime = func(t time.Time) (ddbtypes.AttributeValue, error) {
-		return &ddbtypes.AttributeValueMemberS{Value: t.UTC().Format(time.RFC3339Nano)}, nil
-	}
-}
-
-func decodeUTC(o *attributevalue.DecoderOptions) {
-	o.DecodeTime.S = func(s string) (time.Time, error) {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("time %q is not RFC 3339: %w", s, err)
-		}
-		return t.UTC(), nil
-	}
-	o.DecodeTime.N = func(s string) (time.Time, error) {
-		return time.Time{}, fmt.Errorf("time %s is a number, want an RFC 3339 string", s)
-	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 )
 
 // HandlerFunc is the signature of a Kinesis Lambda handler that reports
@@ -140,7 +142,7 @@ func New(client KinesisReadAPI, streamName, region string, h HandlerFunc, opts O
 		opts.FunctionName = "replicator"
 	}
 	if opts.RetryWait == nil {
-		opts.RetryWait = wait
+		opts.RetryWait = pause.For
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -343,11 +345,11 @@ func (m *Mapping) gather(ctx context.Context, iterator *string) ([]types.Record,
 		if len(out.Records) > 0 && aws.ToInt64(out.MillisBehindLatest) > 0 {
 			continue // more is waiting: read on without pausing
 		}
-		pause := m.opts.PollInterval
+		idle := m.opts.PollInterval
 		if len(batch) > 0 {
-			pause = min(pause, time.Until(windowEnds))
+			idle = min(idle, time.Until(windowEnds))
 		}
-		if err := wait(ctx, pause); err != nil {
+		if err := pause.For(ctx, idle); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -480,19 +482,4 @@ func Backoff(attempt int, base, max time.Duration) time.Duration {
 		d *= 2
 	}
 	return min(d, max)
-}
-
-// wait pauses for d or until ctx is done, whichever comes first.
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 )
 
 func TestWriteStopsBeforeABackoffThatWouldCrossTheDeadline(t *testing.T) {
@@ -130,7 +132,7 @@ func TestWriteStopsAtOnceWhenCancelledDuringBackoff(t *testing.T) {
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			sleeps++
 			cancel() // cancelled while backing off
-			return sleep(ctx, d)
+			return pause.For(ctx, d)
 		},
 	})
 	res := w.Write(ctx, Batch{Stream: "s1", Records: records("A", "B", "C")})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 )
 
 // PutRecordsAPI is the one Kinesis method the writer uses.
@@ -130,7 +132,7 @@ func NewWriter(client PutRecordsAPI, opts Options) *Writer {
 		opts.DeadlineMargin = 2 * time.Second
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = pause.For
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -241,17 +243,6 @@ func (w *Writer) backoff(attempt int) time.Duration {
 		d *= 2
 	}
 	return w.opts.Jitter(min(d, w.opts.MaxBackoff))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func fullJitter(ceiling time.Duration) time.Duration {

@@ -22,6 +22,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/committime"
 	"github.com/kinesis-crr/kinesis-crr/pkg/metrics"
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
@@ -111,7 +112,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		out:   os.Stdout,
 		log:   slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		now:   time.Now,
-		sleep: sleepCtx,
+		sleep: pause.For,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -303,17 +304,6 @@ func (h *Handler) holdAfterSwitchover(ctx context.Context, stream string, cfg ac
 		return fmt.Errorf("hold after switchover: %w", err)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // checkpointPrefix saves, per shard, the last record of the replicated prefix

@@ -131,12 +131,32 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 // per-stream outcomes (conflict, stale epoch, a failed write) and failed
 // concurrency calls are reported in the Report, not as an error, so the
 // operator always sees what happened to every stream.
+//
+// A CloudFormation custom-resource event (the deploy-time seed) is told
+// apart before the strict decoding and handled by seed.
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Report, error) {
+	if ev, ok, err := customResourceEventIn(payload); ok {
+		if err != nil {
+			h.log.ErrorContext(ctx, "custom resource event rejected", "error", err.Error())
+			return Report{}, err
+		}
+		return h.seed(ctx, ev)
+	}
 	req, err := DecodeRequest(payload, h.settings)
 	if err != nil {
 		h.log.ErrorContext(ctx, "failover request rejected", "error", err.Error())
 		return Report{}, err
 	}
+	inv, err := h.run(ctx, req)
+	if err != nil {
+		return Report{}, err
+	}
+	return inv.report, nil
+}
+
+// run carries out a decoded request and writes its audit line.
+func (h *Handler) run(ctx context.Context, req Request) (*invocation, error) {
+	var err error
 	inv := &invocation{
 		h:         h,
 		req:       req,
@@ -154,11 +174,11 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Report, 
 	}
 	if err != nil {
 		h.log.ErrorContext(ctx, "failover request failed", "action", req.Action, "error", err.Error())
-		return Report{}, err
+		return nil, err
 	}
 	inv.summarize()
 	h.audit(ctx, inv)
-	return inv.report, nil
+	return inv, nil
 }
 
 // audit logs the report as one JSON line: the invocation's audit record,
@@ -193,6 +213,9 @@ type invocation struct {
 	requestID string
 	at        time.Time
 	report    Report
+	// createErrs holds why init could not create a stream's config item,
+	// for the seed to name the cause.
+	createErrs map[string]error
 }
 
 func (inv *invocation) action(format string, args ...any) {
@@ -290,6 +313,10 @@ func (inv *invocation) init(ctx context.Context) error {
 		created, err := inv.h.configs.Create(ctx, cfg)
 		if err != nil {
 			inv.warn("%s: config item not created: %v", name, err)
+			if inv.createErrs == nil {
+				inv.createErrs = map[string]error{}
+			}
+			inv.createErrs[name] = err
 			sr := streamReport(cfg, StatusFailed)
 			sr.ActiveRegion = ""
 			inv.report.Streams = append(inv.report.Streams, sr)

@@ -41,6 +41,10 @@ type Report struct {
 	LogStreamStart *time.Time `json:"logStreamStart"`
 	Actions        []string   `json:"actions"`
 	Warnings       []string   `json:"warnings"`
+	// PhysicalResourceID is set only in answer to a CloudFormation
+	// custom-resource event (the deploy-time seed): it is the one field of
+	// the answer the CDK provider framework reads, besides Data.
+	PhysicalResourceID string `json:"PhysicalResourceId,omitempty"`
 }
 
 // StreamReport is one stream's part of the report.

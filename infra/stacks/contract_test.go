@@ -1,10 +1,16 @@
 package stacks_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/kinesis-crr/kinesis-crr/infra/stacks"
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 )
@@ -49,15 +55,10 @@ func TestDeployedConfigurationIsAcceptedByTheFunctions(t *testing.T) {
 					t.Fatalf("failover settings: %v", err)
 				}
 
-				var call struct {
-					Parameters struct{ Payload string } `json:"parameters"`
-				}
-				if err := json.Unmarshal([]byte(render(only(t, tpl, "Custom::AWS").Properties["Create"])), &call); err != nil {
-					t.Fatalf("decode seed call: %v", err)
-				}
-				req, err := failover.DecodeRequest([]byte(call.Parameters.Payload), fs)
+				_, _, request := seedParts(t, tpl)
+				req, err := failover.DecodeRequest([]byte(request), fs)
 				if err != nil {
-					t.Fatalf("failover rejects the seed payload %s: %v", call.Parameters.Payload, err)
+					t.Fatalf("failover rejects the seed request %s: %v", request, err)
 				}
 				if req.Action != failover.ActionInit || req.TargetRegion != s.settings.PrimaryRegion {
 					t.Errorf("seed request: got %s to %s, want init to %s", req.Action, req.TargetRegion, s.settings.PrimaryRegion)
@@ -66,3 +67,97 @@ func TestDeployedConfigurationIsAcceptedByTheFunctions(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedEventsOfTheTemplateAreServedByTheFailoverFunction sends the
+// synthesized seed's properties to the failover handler as CloudFormation
+// would, on create, update and delete, so a property the handler refuses
+// fails here instead of failing the deployment.
+func TestSeedEventsOfTheTemplateAreServedByTheFailoverFunction(t *testing.T) {
+	s := deployment(t, "mixed")
+	region := s.settings.SecondaryRegion
+	tpl := s.region(region)
+	seed, _, _ := seedParts(t, tpl)
+	fs, err := failover.SettingsFromEnv(lambdaEnv(t, tpl, stacks.FailoverFunctionName, region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]any{}
+	for k, v := range seed.Properties {
+		// CloudFormation resolves intrinsics and hands every value over
+		// as a string.
+		props[k] = render(v)
+	}
+	configs := &memoryConfigs{items: map[string]activeregion.Config{}}
+	h := failover.NewHandler(fs, failover.Clients{}, failover.WithStores(configs, noCheckpoints{}))
+	for _, requestType := range []string{"Create", "Update", "Delete"} {
+		event := map[string]any{
+			"RequestType":        requestType,
+			"RequestId":          "b7d2c1e4-" + requestType,
+			"StackId":            "arn:aws:cloudformation:" + region + ":" + testAccount + ":stack/" + stacks.RegionStackName(region) + "/1",
+			"LogicalResourceId":  seed.LogicalID,
+			"ResourceType":       seedType,
+			"ServiceToken":       props["ServiceToken"],
+			"ResponseURL":        "https://cloudformation-custom-resource-response.example/" + requestType,
+			"ResourceProperties": props,
+		}
+		if requestType != "Create" {
+			event["PhysicalResourceId"] = failover.SeedPhysicalResourceID
+		}
+		if requestType == "Update" {
+			event["OldResourceProperties"] = props
+		}
+		payload, _ := json.Marshal(event)
+		r, err := h.Handle(context.Background(), payload)
+		if err != nil {
+			t.Fatalf("%s: got error %v, want the seed served", requestType, err)
+		}
+		if r.PhysicalResourceID != failover.SeedPhysicalResourceID {
+			t.Errorf("%s: got PhysicalResourceId %q, want %q", requestType, r.PhysicalResourceID, failover.SeedPhysicalResourceID)
+		}
+	}
+	for _, name := range s.settings.StreamNames() {
+		if cfg, ok := configs.items[name]; !ok || cfg.ActiveRegion != s.settings.PrimaryRegion {
+			t.Errorf("stream %s: got config %+v (present %v), want it active in %s", name, cfg, ok, s.settings.PrimaryRegion)
+		}
+	}
+}
+
+// memoryConfigs holds config items in memory for the seed contract test,
+// which is about the event's shape, not about DynamoDB (pkg/failover tests
+// the seed on the emulator).
+type memoryConfigs struct {
+	mu    sync.Mutex
+	items map[string]activeregion.Config
+}
+
+func (m *memoryConfigs) Get(_ context.Context, stream string) (activeregion.Config, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cfg, ok := m.items[stream]
+	if !ok {
+		return activeregion.Config{}, fmt.Errorf("stream %s: %w", stream, activeregion.ErrNotFound)
+	}
+	return cfg, nil
+}
+
+func (m *memoryConfigs) List(context.Context) ([]activeregion.Config, error) {
+	return nil, errors.New("the seed never lists config items")
+}
+
+func (m *memoryConfigs) Create(_ context.Context, cfg activeregion.Config) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.items[cfg.StreamName]; ok {
+		return false, nil
+	}
+	m.items[cfg.StreamName] = cfg
+	return true, nil
+}
+
+func (m *memoryConfigs) Switch(context.Context, string, activeregion.Switch) (activeregion.Config, error) {
+	return activeregion.Config{}, errors.New("the seed never switches the active Region")
+}
+
+type noCheckpoints struct{}
+
+func (noCheckpoints) Load(context.Context, string) ([]checkpoint.Checkpoint, error) { return nil, nil }

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 )
 
 // Code locates the built function binaries (directories holding `bootstrap`).
@@ -98,14 +100,14 @@ func NewRegionStack(scope constructs.Construct, id string, props *RegionStackPro
 	})
 	replicator, replicatorRole := rs.newReplicator(props.Code.ReplicatorDir, failures)
 	rs.suppressFindings(failures, replicatorRole)
-	failover := rs.newFailover(props.Code.FailoverDir)
-	seed := rs.newSeed(failover, string(payload))
+	failoverFn := rs.newFailover(props.Code.FailoverDir)
+	seed := rs.newSeed(failoverFn, string(payload))
 	rs.newMappings(replicator, replicatorRole, failures, seed)
 
 	topic := rs.newAlarmTopic()
 	rs.newAlarms(topic, replicator, failures)
 	rs.newDashboard(replicator, failures)
-	rs.newOutputs(replicator, failover, topic)
+	rs.newOutputs(replicator, failoverFn, topic)
 	return rs.stack, nil
 }
 
@@ -299,40 +301,43 @@ func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 	})
 }
 
-// newSeed invokes the failover function's init action at create and at every
-// update (a new stream in the list changes the payload). init only creates
-// missing items, so a redeploy after a failover leaves the active Region
-// where the operator put it.
-func (rs *regionStack) newSeed(failover awslambda.Function, payload string) customresources.AwsCustomResource {
-	call := &customresources.AwsSdkCall{
-		Service: jsii.String("Lambda"),
-		Action:  jsii.String("Invoke"),
-		Parameters: map[string]any{
-			"FunctionName":   failover.FunctionName(),
-			"InvocationType": "RequestResponse",
-			"Payload":        payload,
-		},
-		PhysicalResourceId: customresources.PhysicalResourceId_Of(jsii.String("kds-crr-init-" + rs.region)),
-		// The init report grows with streams and shards; CloudFormation
-		// refuses a custom resource response over 4 KB, so return only the
-		// status code.
-		OutputPaths: jsii.Strings("StatusCode"),
-	}
-
+// newSeed runs the failover function's init action at create and at every
+// update (a new stream in the list changes the request) through the CDK
+// provider framework, which invokes the function synchronously with the
+// custom-resource event and fails the resource, and so the deployment, when
+// the function returns an error: init that leaves a stream without a config
+// item returns one. init only creates missing items, so a redeploy after a
+// failover leaves the active Region where the operator put it; a stack
+// deletion leaves every item.
+func (rs *regionStack) newSeed(failoverFn awslambda.Function, request string) awscdk.CustomResource {
 	logGroup := awslogs.NewLogGroup(rs.stack, jsii.String("SeedLogs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_THREE_MONTHS,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	return customresources.NewAwsCustomResource(rs.stack, jsii.String("SeedActiveRegion"), &customresources.AwsCustomResourceProps{
-		OnCreate:            call,
-		OnUpdate:            call,
-		InstallLatestAwsSdk: jsii.Bool(false),
-		Role:                rs.newFunctionRole("SeedRole", logGroup),
-		LogGroup:            logGroup,
-		Timeout:             awscdk.Duration_Minutes(jsii.Number(2)),
-		Policy: customresources.AwsCustomResourcePolicy_FromStatements(&[]awsiam.PolicyStatement{
-			statement("InvokeFailoverInit", []string{"lambda:InvokeFunction"}, &[]*string{failover.FunctionArn()}),
-		}),
+	// A role of our own keeps the framework function's log permission to
+	// its own log group; the provider adds the invoke permission on the
+	// failover function itself.
+	role := rs.newFunctionRole("SeedRole", logGroup)
+	provider := customresources.NewProvider(rs.stack, jsii.String("SeedProvider"), &customresources.ProviderProps{
+		OnEventHandler:       failoverFn,
+		FrameworkOnEventRole: role,
+		LogGroup:             logGroup,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{&cdknag.RegexAppliesTo{
+			Regex: jsii.String(`/^Resource::<Failover[0-9A-F]{8}\.Arn>:\*$/`),
+		}},
+		Reason: jsii.String("The CDK provider framework grants lambda:InvokeFunction with grantInvoke on the failover function's ARN " +
+			"and on its qualified versions (ARN:*); the wildcard covers only versions and aliases of that one function."),
+	}}, jsii.Bool(true))
+	return awscdk.NewCustomResource(rs.stack, jsii.String("SeedActiveRegionConfig"), &awscdk.CustomResourceProps{
+		ServiceToken: provider.ServiceToken(),
+		ResourceType: jsii.String("Custom::ActiveRegionSeed"),
+		Properties:   &map[string]any{failover.SeedRequestProperty: request},
+		// A seed that hangs fails the deployment in minutes rather than
+		// after CloudFormation's default hour.
+		ServiceTimeout: awscdk.Duration_Minutes(jsii.Number(10)),
 	})
 }
 

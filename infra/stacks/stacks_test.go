@@ -2,6 +2,7 @@ package stacks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 
 	"github.com/kinesis-crr/kinesis-crr/infra/stacks"
+	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 )
 
 // Deployments shared by the tests; each synth costs seconds of jsii time.
@@ -209,7 +211,7 @@ func TestMappingsUseSafeSettings(t *testing.T) {
 		if got, want := render(m.Properties["FunctionName"]), "${Ref:"+replicator.LogicalID+"}"; got != want {
 			t.Errorf("%s mapping function: got %s, want %s", region, got, want)
 		}
-		seed := only(t, tpl, "Custom::AWS")
+		seed := only(t, tpl, seedType)
 		if !contains(m.DependsOn, seed.LogicalID) {
 			t.Errorf("%s mapping depends on %v, want the config seed %s among them", region, m.DependsOn, seed.LogicalID)
 		}
@@ -338,53 +340,118 @@ func TestStandbyReplicatorIsParkedOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-func TestSeedInvokesFailoverInitForThePrimaryRegion(t *testing.T) {
+// seedType is the CloudFormation type of the config seed.
+const seedType = "Custom::ActiveRegionSeed"
+
+// seedParts returns the config seed, the provider framework function its
+// ServiceToken names, and the init request it carries.
+func seedParts(t *testing.T, tpl map[string]any) (seed, framework resource, request string) {
+	t.Helper()
+	seed = only(t, tpl, seedType)
+	token := render(seed.Properties["ServiceToken"])
+	for _, fn := range resources(tpl, "AWS::Lambda::Function") {
+		if token == "${"+fn.LogicalID+".Arn}" {
+			framework = fn
+		}
+	}
+	if framework.LogicalID == "" {
+		t.Fatalf("seed ServiceToken %s names no function of the stack", token)
+	}
+	request, ok := seed.Properties[failover.SeedRequestProperty].(string)
+	if !ok {
+		t.Fatalf("seed property %s: got %s, want the init request as a JSON string", failover.SeedRequestProperty, jsonOf(seed.Properties[failover.SeedRequestProperty]))
+	}
+	return seed, framework, request
+}
+
+func TestSeedRunsFailoverInitForThePrimaryRegionThroughTheProviderFramework(t *testing.T) {
 	for _, name := range []string{"default", "mixed"} {
 		for _, region := range []string{"us-east-1", "us-east-2"} {
 			t.Run(name+"/"+region, func(t *testing.T) {
 				s := deployment(t, name)
 				tpl := s.region(region)
-				seed := only(t, tpl, "Custom::AWS")
-				failover := functionNamed(t, tpl, stacks.FailoverFunctionName)
-				for _, phase := range []string{"Create", "Update"} {
-					var call struct {
-						Service     string   `json:"service"`
-						Action      string   `json:"action"`
-						OutputPaths []string `json:"outputPaths"`
-						Parameters  struct {
-							FunctionName   string
-							InvocationType string
-							Payload        string
-						} `json:"parameters"`
-					}
-					if err := json.Unmarshal([]byte(render(seed.Properties[phase])), &call); err != nil {
-						t.Fatalf("%s: decode %s: %v", phase, render(seed.Properties[phase]), err)
-					}
-					if call.Service != "Lambda" || call.Action != "Invoke" || call.Parameters.InvocationType != "RequestResponse" {
-						t.Errorf("%s: got %s.%s (%s), want a synchronous Lambda.Invoke", phase, call.Service, call.Action, call.Parameters.InvocationType)
-					}
-					if !reflect.DeepEqual(call.OutputPaths, []string{"StatusCode"}) {
-						t.Errorf("%s: output paths %v, want [StatusCode] so the response stays under CloudFormation's 4 KB", phase, call.OutputPaths)
-					}
-					if want := "${Ref:" + failover.LogicalID + "}"; call.Parameters.FunctionName != want {
-						t.Errorf("%s: invokes %s, want the failover function %s", phase, call.Parameters.FunctionName, want)
-					}
-					var got stacks.InitPayload
-					dec := json.NewDecoder(strings.NewReader(call.Parameters.Payload))
-					dec.DisallowUnknownFields()
-					if err := dec.Decode(&got); err != nil {
-						t.Fatalf("%s: decode payload %s: %v", phase, call.Parameters.Payload, err)
-					}
-					want := stacks.InitPayload{Action: "init", TargetRegion: "us-east-1", Streams: s.settings.StreamNames()}
-					if !reflect.DeepEqual(got, want) {
-						t.Errorf("%s payload: got %+v, want %+v", phase, got, want)
-					}
+				if got := resources(tpl, "Custom::AWS"); len(got) != 0 {
+					t.Errorf("got %d Custom::AWS resources, want none: Lambda Invoke succeeds even when the function fails", len(got))
 				}
-				if _, ok := seed.Properties["Delete"]; ok {
-					t.Errorf("got a Delete call, want none: removing the stack must leave the config items")
+				seed, framework, request := seedParts(t, tpl)
+				failoverFn := functionNamed(t, tpl, stacks.FailoverFunctionName)
+
+				// The framework invokes the failover function and fails the
+				// resource when it returns an error.
+				vars, _ := framework.Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+				if got, want := render(vars["USER_ON_EVENT_FUNCTION_ARN"]), "${"+failoverFn.LogicalID+".Arn}"; got != want {
+					t.Errorf("framework onEvent handler: got %s, want the failover function %s", got, want)
+				}
+				var props []string
+				for k := range seed.Properties {
+					props = append(props, k)
+				}
+				if got, want := sorted(props), []string{failover.SeedRequestProperty, "ServiceTimeout", "ServiceToken"}; !reflect.DeepEqual(got, want) {
+					t.Errorf("seed properties: got %v, want %v: the failover function refuses any other", got, want)
+				}
+				if got := jsonOf(seed.Properties["ServiceTimeout"]); got != "600" && got != `"600"` {
+					t.Errorf("seed ServiceTimeout: got %s, want 600 seconds", got)
+				}
+
+				var got stacks.InitPayload
+				dec := json.NewDecoder(strings.NewReader(request))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&got); err != nil {
+					t.Fatalf("decode init request %s: %v", request, err)
+				}
+				want := stacks.InitPayload{Action: "init", TargetRegion: "us-east-1", Streams: s.settings.StreamNames()}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("init request: got %+v, want %+v", got, want)
 				}
 			})
 		}
+	}
+}
+
+// TestSeedFrameworkRunsOnItsOwnLeastPrivilegeRole: the framework function
+// may write its own log group and invoke the failover function, nothing
+// else, and carries no managed policy.
+func TestSeedFrameworkRunsOnItsOwnLeastPrivilegeRole(t *testing.T) {
+	tpl := deployment(t, "default").region("us-east-2")
+	_, framework, _ := seedParts(t, tpl)
+	role := strings.TrimSuffix(strings.TrimPrefix(render(framework.Properties["Role"]), "${"), ".Arn}")
+	if !strings.HasPrefix(role, "SeedRole") {
+		t.Fatalf("framework role: got %s, want the SeedRole", role)
+	}
+	for _, r := range resources(tpl, "AWS::IAM::Role") {
+		if r.LogicalID == role {
+			if mp, ok := r.Properties["ManagedPolicyArns"]; ok {
+				t.Errorf("framework role: got managed policies %s, want none", jsonOf(mp))
+			}
+		}
+	}
+	if got := render(framework.Properties["LoggingConfig"].(map[string]any)["LogGroup"]); !strings.HasPrefix(got, "${Ref:SeedLogs") {
+		t.Errorf("framework log group: got %s, want SeedLogs", got)
+	}
+	fn := "${" + functionNamed(t, tpl, stacks.FailoverFunctionName).LogicalID + ".Arn}"
+	var logs string
+	for _, r := range resources(tpl, "AWS::Logs::LogGroup") {
+		if strings.HasPrefix(r.LogicalID, "SeedLogs") {
+			logs = "${" + r.LogicalID + ".Arn}"
+		}
+	}
+	var got []string
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		if roles := renderAll(p.Properties["Roles"]); len(roles) != 1 || roles[0] != "${Ref:"+role+"}" {
+			continue
+		}
+		for _, raw := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := raw.(map[string]any)
+			got = append(got, fmt.Sprintf("%v on %v", sorted(renderAll(st["Action"])), sorted(renderAll(st["Resource"]))))
+		}
+	}
+	want := []string{
+		fmt.Sprintf("%v on %v", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{logs}),
+		fmt.Sprintf("%v on %v", []string{"lambda:InvokeFunction"}, sorted([]string{fn, fn + ":*"})),
+		fmt.Sprintf("%v on %v", []string{"lambda:GetFunction"}, []string{fn}),
+	}
+	if !reflect.DeepEqual(sorted(got), sorted(want)) {
+		t.Errorf("framework role statements:\ngot  %q\nwant %q", sorted(got), sorted(want))
 	}
 }
 

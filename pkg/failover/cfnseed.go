@@ -29,6 +29,10 @@ const (
 	SeedPhysicalResourceID = "kds-crr-seed"
 )
 
+// seedProperties are the properties a seed event may carry: CloudFormation's
+// own, which it passes on too, and the request.
+var seedProperties = []string{"ServiceToken", "ServiceTimeout", SeedRequestProperty}
+
 // ErrSeedFailed marks a seed that could not create every config item it
 // was asked for: the deployment must fail.
 var ErrSeedFailed = errors.New("seed of the active-Region config failed")
@@ -124,8 +128,8 @@ func (h *Handler) seedRequest(ev customResourceEvent) (Request, error) {
 		return Request{}, malformedEvent("no ResourceProperties, want %s with the init request", SeedRequestProperty)
 	}
 	for key := range ev.ResourceProperties {
-		if key != "ServiceToken" && key != SeedRequestProperty {
-			return Request{}, malformedEvent("unknown property %q, want only ServiceToken and %s", key, SeedRequestProperty)
+		if !slices.Contains(seedProperties, key) {
+			return Request{}, malformedEvent("unknown property %q, want only %s", key, strings.Join(seedProperties, ", "))
 		}
 	}
 	raw, ok := ev.ResourceProperties[SeedRequestProperty]

@@ -1,5 +1,5 @@
 // Command infra is the kinesis-crr CDK app: `cdk deploy --all` deploys the
-// global tables and both Regions (see docs/deploy.md).
+// global tables and both Regions (see the README, "Deploy").
 package main
 
 import (

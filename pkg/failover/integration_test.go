@@ -22,31 +22,17 @@ import (
 
 // The DynamoDB emulator is started once, by the first test that needs it, so
 // the unit tests run without it; a missing emulator fails those tests.
-var emulator struct {
-	once sync.Once
-	emu  *localaws.Emulators
-	err  error
-}
+var emulators = localaws.Shared{}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if emulator.emu != nil {
-		emulator.emu.Close()
-	}
+	emulators.Close()
 	os.Exit(code)
 }
 
 func dynamoEndpoint(t testing.TB) string {
 	t.Helper()
-	emulator.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		emulator.emu, emulator.err = localaws.Start(ctx, 0)
-	})
-	if emulator.err != nil {
-		t.Fatalf("DynamoDB emulator: %v", emulator.err)
-	}
-	return emulator.emu.DynamoDB
+	return emulators.Get(t).DynamoDB
 }
 
 var tableSeq atomic.Int64

@@ -2,6 +2,8 @@ package localaws
 
 import (
 	"context"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,5 +53,18 @@ func TestStartServesTwoKinesisRegionsAndDynamoDB(t *testing.T) {
 		o.BaseEndpoint = aws.String(emu.Kinesis[0])
 	}); err == nil {
 		t.Fatal("emulator still answers after Close")
+	}
+}
+
+func TestUniqueNameIsValidBoundedAndUnique(t *testing.T) {
+	long := strings.Repeat("TestSomething/with spaces and ünïcode", 10)
+	a, b := UniqueName(long), UniqueName(long)
+	if a == b {
+		t.Fatalf("got %q twice, want unique names", a)
+	}
+	for _, name := range []string{a, b} {
+		if len(name) > 120 || !regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`).MatchString(name) {
+			t.Fatalf("got %q, want at most 120 characters of [a-zA-Z0-9_.-]", name)
+		}
 	}
 }

@@ -18,28 +18,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 )
 
-var (
-	emuOnce   sync.Once
-	emuShared *localaws.Emulators
-	emuErr    error
-)
+// kinesalite starts on the first test that needs it and is shared across
+// the package's tests; TestMain stops it. Missing emulators fail the test.
+var shared = localaws.Shared{Kinesis: 1}
 
-// emulators starts kinesalite on first use and shares it across the
-// package's tests; TestMain stops it. Missing emulators fail the test.
 func emulators(t *testing.T) *localaws.Emulators {
 	t.Helper()
-	emuOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		emuShared, emuErr = localaws.Start(ctx, 1)
-	})
-	if emuErr != nil {
-		t.Fatal(emuErr)
-	}
-	return emuShared
+	return shared.Get(t)
 }
 
 var streamCount atomic.Int64
@@ -52,9 +41,7 @@ func streamName(prefix string) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if emuShared != nil {
-		emuShared.Close()
-	}
+	shared.Close()
 	os.Exit(code)
 }
 

@@ -28,6 +28,7 @@ type fakeTarget struct {
 	fail       func(entry kintypes.PutRecordsRequestEntry) string // error code or ""
 	requestErr error
 	maxKiB     *int32
+	describes  int
 	nextSeq    int
 }
 
@@ -62,6 +63,9 @@ func (f *fakeTarget) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, 
 }
 
 func (f *fakeTarget) DescribeStreamSummary(_ context.Context, in *kinesis.DescribeStreamSummaryInput, _ ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.describes++
 	return &kinesis.DescribeStreamSummaryOutput{StreamDescriptionSummary: &kintypes.StreamDescriptionSummary{
 		StreamName:         in.StreamName,
 		MaxRecordSizeInKiB: f.maxKiB,

@@ -183,7 +183,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return resp, nil
 	}
 
-	batch := replication.Batch{Stream: target, MaxRecordBytes: h.maxRecordBytes(ctx, target)}
+	batch := replication.Batch{Stream: target}
 	batchIndex := make([]int, 0, len(records)) // writer index → event index
 	for i, r := range records {
 		if replicate[i] {
@@ -194,6 +194,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 			})
 			batchIndex = append(batchIndex, i)
 		}
+	}
+	if len(batch.Records) > 0 {
+		// Read only when there is something to write: a standby that skips
+		// everything need not reach the other Region at all.
+		batch.MaxRecordBytes = h.maxRecordBytes(ctx, target)
 	}
 	result := h.writer.Write(ctx, batch)
 

@@ -612,3 +612,48 @@ func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testin
 		t.Fatal("wrote during the switchover hold")
 	}
 }
+
+func TestHandleValidatesAgainstTheTargetStreamsRecordLimit(t *testing.T) {
+	tests := []struct {
+		name        string
+		maxKiB      *int32
+		wantWritten int
+	}{
+		{"default 1 MiB rejects a 1.5 MiB record", nil, 1},
+		{"a stream raised to 2 MiB takes it", aws.Int32(2048), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, testSettings(), usEast1Active())
+			h.target.maxKiB = tt.maxKiB
+			ev := kinesisEvent(3, 3, t0)
+			ev.Records[1].Kinesis.Data = bytes.Repeat([]byte("x"), 3<<19)
+			for range 2 {
+				h.target.written = nil
+				if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(h.target.written) != tt.wantWritten {
+				t.Fatalf("got %d records written, want %d", len(h.target.written), tt.wantWritten)
+			}
+			if h.target.describes != 1 {
+				t.Fatalf("got %d DescribeStreamSummary calls over two invocations, want 1: the limit is read once", h.target.describes)
+			}
+		})
+	}
+}
+
+func TestHandleInInactiveRegionDoesNotReachTheTarget(t *testing.T) {
+	cfg := activeConfig(testStream,
+		activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-48 * time.Hour)},
+		activeregion.Epoch{Region: targetRegion, Since: t0.Add(-24 * time.Hour)},
+	)
+	h := newHarness(t, testSettings(), &cfg)
+	if _, err := h.handler.Handle(context.Background(), kinesisEvent(4, 2, t0)); err != nil {
+		t.Fatal(err)
+	}
+	if h.target.describes != 0 || h.target.requests() != 0 {
+		t.Fatalf("got %d DescribeStreamSummary and %d PutRecords calls, want none", h.target.describes, h.target.requests())
+	}
+}

@@ -339,6 +339,11 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retrya
 		i := sent[k]
 		key := r.keyID[i]
 		o := &r.outcomes[i]
+		if e.ErrorCode == nil && e.SequenceNumber == nil {
+			// A success without a sequence number proves no write: retry it
+			// as the service's own transient failure.
+			e = &types.PutRecordsResultEntry{ErrorCode: aws.String("InternalFailure"), ErrorMessage: aws.String("success entry without a sequence number")}
+		}
 		if e.ErrorCode == nil {
 			if r.everWritten[i] {
 				r.stats.Resent++

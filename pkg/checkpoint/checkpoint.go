@@ -53,6 +53,20 @@ func (cp Checkpoint) Validate() error {
 	case cp.Epoch < 1:
 		return fmt.Errorf("epoch is %d, want 1 or more", cp.Epoch)
 	}
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{
+		{"lastReplicatedTimestamp", cp.LastReplicatedTimestamp},
+		{"lastArrivalTimestamp", cp.LastArrivalTimestamp},
+		{"updatedAt", cp.UpdatedAt},
+	} {
+		// RFC 3339 has four-digit years: anything else would be written but
+		// make the whole stream's checkpoints unreadable.
+		if y := f.t.UTC().Year(); y < 1 || y > 9999 {
+			return fmt.Errorf("%s %s is outside the years 1 to 9999", f.name, f.t.UTC())
+		}
+	}
 	if err := checkCanonical(cp.LastSequenceNumber); err != nil {
 		return fmt.Errorf("lastSequenceNumber: %w", err)
 	}

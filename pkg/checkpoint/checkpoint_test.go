@@ -173,6 +173,9 @@ func TestValidate(t *testing.T) {
 		{"sequence number with letters", func(c *Checkpoint) { c.LastSequenceNumber = "4965x" }, `lastSequenceNumber: "4965x" is not a decimal`},
 		{"sequence number with a leading zero", func(c *Checkpoint) { c.LastSequenceNumber = "0123" }, `lastSequenceNumber: "0123" has a leading zero`},
 		{"target sequence number with letters", func(c *Checkpoint) { c.TargetSequenceNumber = "abc" }, `targetSequenceNumber: "abc" is not a decimal`},
+		{"commit time past year 9999", func(c *Checkpoint) {
+			c.LastReplicatedTimestamp = time.Date(10000, 1, 1, 4, 30, 0, 0, time.UTC)
+		}, "lastReplicatedTimestamp 10000-01-01"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,14 +47,32 @@ func Parse(value string) (time.Time, error) {
 	return t, nil
 }
 
+// A commit timestamp outside [earliest, latest] is a sentinel ("no value",
+// 0001-01-01) or garbage; it would also not survive an RFC 3339 round trip
+// through a checkpoint item (years past 9999), so it falls back instead.
+var (
+	earliest = time.Unix(0, 0).UTC()
+	latest   = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
 func parse(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, errors.New("empty value")
 	}
+	var t time.Time
+	var err error
 	if isDateTime(v) {
-		return parseDateTime(v)
+		t, err = parseDateTime(v)
+	} else {
+		t, err = parseEpoch(v)
 	}
-	return parseEpoch(v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.Before(earliest) || t.After(latest) {
+		return time.Time{}, fmt.Errorf("%s is outside 1970-01-01 to 9999-12-31 UTC", t.Format(time.RFC3339Nano))
+	}
+	return t, nil
 }
 
 // isDateTime tells a calendar form from an epoch number by its shape

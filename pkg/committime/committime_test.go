@@ -70,6 +70,9 @@ func TestParseRejectsOtherValuesQuotingThem(t *testing.T) {
 		{"zone without colon", "2022-07-18T20:00:00+0200"},
 		{"trailing text", "2022-07-18T20:00:00 UTC"},
 		{"slash date", "2022/07/18T20:00:00"},
+		{"zero-time sentinel", "0001-01-01 00:00:00"},
+		{"before 1970", "1969-12-31T23:59:59Z"},
+		{"past year 9999 in UTC", "9999-12-31T23:30:00-05:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +91,7 @@ func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"2022-07-18T20:00:00Z", "2022-07-18T20:00:00.123+02:00", "2022-07-18 20:00:00",
 		"1658174400", "1658174400.5", "1658174400123", "99999999999999", "", "-", ".",
+		"0001-01-01 00:00:00", "9999-12-31T23:30:00-05:00",
 	} {
 		f.Add(seed)
 	}

@@ -73,7 +73,7 @@ type Handler struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 
 	limitsMu sync.Mutex
-	limits   map[string]int // target stream → max record bytes, once known
+	limits   map[string]recordLimit // by target stream
 }
 
 type options struct {
@@ -135,7 +135,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		log:         o.log,
 		now:         o.now,
 		sleep:       o.sleep,
-		limits:      make(map[string]int),
+		limits:      make(map[string]recordLimit),
 	}
 }
 
@@ -179,6 +179,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 
 	if err := h.holdAfterSwitchover(ctx, stream, cfg, arrivals, replicate); err != nil {
 		h.log.WarnContext(ctx, "switchover hold does not fit before the deadline: the batch is retried", "stream", stream, "error", err)
+		h.emit(ctx, metrics.Invocation{Stream: stream, FailedRecords: countTrue(replicate),
+			MaxRecordAgeSeconds: seconds(h.now().Sub(oldest(arrivals)))})
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber})
 		return resp, nil
 	}
@@ -257,13 +259,21 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	return resp, nil
 }
 
-// emit writes the invocation's metrics and waits for the mirror, if any;
-// metrics never fail an invocation.
+// mirrorWait bounds how long an invocation waits for the metrics mirror: the
+// mirror is off the critical path, and a slow CloudWatch in the other Region
+// must not hold the invocation towards its deadline. A send still running
+// finishes in the background and a failure shows at a later flush.
+const mirrorWait = 250 * time.Millisecond
+
+// emit writes the invocation's metrics and gives the mirror, if any, a short
+// while; metrics never fail an invocation.
 func (h *Handler) emit(ctx context.Context, inv metrics.Invocation) {
 	if err := h.emitter.Emit(ctx, inv); err != nil {
 		h.log.WarnContext(ctx, "emit metrics", "stream", inv.Stream, "error", err)
 	}
-	if err := h.emitter.Flush(ctx); err != nil {
+	flushCtx, cancel := context.WithTimeout(ctx, mirrorWait)
+	defer cancel()
+	if err := h.emitter.Flush(flushCtx); err != nil {
 		h.log.WarnContext(ctx, "mirror metrics", "region", h.settings.MetricsMirrorRegion, "error", err)
 	}
 }
@@ -354,9 +364,17 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 			Epoch:                   cfg.At(r.arrival).Epoch,
 			UpdatedAt:               now,
 		}
-		if _, err := h.checkpoints.Save(ctx, cp); err != nil {
+		callCtx, cancel := h.callContext(ctx)
+		advanced, err := h.checkpoints.Save(callCtx, cp)
+		cancel()
+		if err != nil {
 			h.log.ErrorContext(ctx, "save checkpoint: it stays behind until a later batch saves one",
 				"stream", source.Stream, "shardId", shard, "sequenceNumber", cp.LastSequenceNumber, "error", err)
+			continue
+		}
+		if !advanced {
+			// The stored checkpoint is at least as new (a retried batch, or
+			// the other Region's newer epoch): this one says nothing of it.
 			continue
 		}
 		if oldestCommit.IsZero() || commit.Before(oldestCommit) {
@@ -368,29 +386,55 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 	}
 }
 
-// maxRecordBytes is the target stream's record size limit, read once per
-// stream; until it can be read the Kinesis default applies.
+// recordLimitTTL is how long a target stream's record size limit is trusted:
+// an operator who raises it (UpdateMaxRecordSize) waits at most this long
+// before larger records go out, instead of until the instance is recycled.
+const recordLimitTTL = time.Minute
+
+type recordLimit struct {
+	bytes  int // 0: the Kinesis default
+	readAt time.Time
+}
+
+// maxRecordBytes is the target stream's record size limit, read at most once
+// per recordLimitTTL per stream; while it cannot be read the Kinesis default
+// applies (a larger record is then handed back for a retry, never dropped).
 func (h *Handler) maxRecordBytes(ctx context.Context, stream string) int {
+	now := h.now()
 	h.limitsMu.Lock()
-	limit, ok := h.limits[stream]
+	cached, ok := h.limits[stream]
 	h.limitsMu.Unlock()
-	if ok {
-		return limit
+	if ok && now.Sub(cached.readAt) < recordLimitTTL {
+		return cached.bytes
 	}
-	out, err := h.target.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+	callCtx, cancel := h.callContext(ctx)
+	defer cancel()
+	out, err := h.target.DescribeStreamSummary(callCtx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
 	if err != nil {
-		h.log.WarnContext(ctx, "read the target stream's record size limit; using the 1 MiB default this time",
+		h.log.WarnContext(ctx, "read the target stream's record size limit; using the last known or 1 MiB default this time",
 			"targetStream", stream, "region", h.settings.TargetRegion, "error", err)
-		return 0
+		return cached.bytes
 	}
-	limit = 0
+	limit := recordLimit{readAt: now}
 	if s := out.StreamDescriptionSummary; s != nil && s.MaxRecordSizeInKiB != nil {
-		limit = int(*s.MaxRecordSizeInKiB) * 1024
+		limit.bytes = int(*s.MaxRecordSizeInKiB) * 1024
 	}
 	h.limitsMu.Lock()
 	h.limits[stream] = limit
 	h.limitsMu.Unlock()
-	return limit
+	return limit.bytes
+}
+
+// callMargin is the time a call other than the writes (the record limit, a
+// checkpoint) leaves before the Lambda deadline: such a call that hangs must
+// not turn a replicated batch into a timed-out invocation.
+const callMargin = time.Second
+
+func (h *Handler) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-callMargin))
+	}
+	return context.WithCancel(ctx)
 }
 
 // parseEvent checks that the batch is one stream's and that every record
@@ -419,6 +463,16 @@ func parseEvent(ev events.KinesisEvent) (streamarn.ARN, []sourceRecord, error) {
 		records[i] = sourceRecord{shardID: shard, arrival: r.Kinesis.ApproximateArrivalTimestamp.Time, rec: r}
 	}
 	return source, records, nil
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func lastWritten(outcome []*replication.Outcome) int {

@@ -611,6 +611,33 @@ func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testin
 	if h.target.requests() != 0 {
 		t.Fatal("wrote during the switchover hold")
 	}
+	if got := h.metricsOf(t).Values["FailedRecords"]; got != 3 {
+		t.Fatalf("got FailedRecords %v, want 3 handed back", got)
+	}
+}
+
+func TestHandleDoesNotWaitForAHungMetricsMirror(t *testing.T) {
+	s := testSettings()
+	s.MetricsMirrorRegion = targetRegion
+	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
+	h.ddb.put(DefaultActiveRegionTable, usEast1Active())
+	hung := &metricstest.Mirror{Block: make(chan struct{})}
+	defer close(hung.Block)
+	h.handler = NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Mirror: hung},
+		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		WithClock(func() time.Time { return h.now }))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := h.handler.Handle(ctx, kinesisEvent(5, 5, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Handle waited for the mirror until the deadline")
+	}
+	if len(resp.BatchItemFailures) != 0 || len(h.target.written) != 5 {
+		t.Fatalf("got failures %v and %d written, want none and 5", failedIDs(resp), len(h.target.written))
+	}
 }
 
 func TestHandleValidatesAgainstTheTargetStreamsRecordLimit(t *testing.T) {
@@ -639,6 +666,13 @@ func TestHandleValidatesAgainstTheTargetStreamsRecordLimit(t *testing.T) {
 			}
 			if h.target.describes != 1 {
 				t.Fatalf("got %d DescribeStreamSummary calls over two invocations, want 1: the limit is read once", h.target.describes)
+			}
+			h.now = h.now.Add(recordLimitTTL)
+			if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if h.target.describes != 2 {
+				t.Fatalf("got %d DescribeStreamSummary calls, want 2: the limit is read again after %v", h.target.describes, recordLimitTTL)
 			}
 		})
 	}

@@ -34,6 +34,7 @@ const (
 	DefaultActiveRegionTable    = "kdsActiveRegionConfig"
 	DefaultCommitTimestampField = "CommitTimestamp"
 	DefaultCacheTTL             = 5 * time.Second
+	MaxCacheTTL                 = 30 * time.Second
 	DefaultMetricsNamespace     = "KinesisReplication"
 )
 
@@ -87,6 +88,9 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		}
 		if ttl < 0 {
 			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: must not be negative", v)
+		}
+		if ttl > MaxCacheTTL {
+			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: at most %v, since a newly active Region holds its first writes for the TTL plus %v and that must fit in one invocation", v, MaxCacheTTL, globalTableDelay)
 		}
 		s.CacheTTL = ttl
 	}

@@ -78,6 +78,7 @@ func TestSettingsFromEnvRejectsBadValues(t *testing.T) {
 		{"bad ordering", map[string]string{"TARGET_REGION": "us-east-2", "ORDERING": "total"}, "ORDERING"},
 		{"bad TTL", map[string]string{"TARGET_REGION": "us-east-2", "ACTIVE_REGION_CACHE_TTL": "5"}, "ACTIVE_REGION_CACHE_TTL"},
 		{"negative TTL", map[string]string{"TARGET_REGION": "us-east-2", "ACTIVE_REGION_CACHE_TTL": "-1s"}, "negative"},
+		{"TTL whose hold would not fit an invocation", map[string]string{"TARGET_REGION": "us-east-2", "ACTIVE_REGION_CACHE_TTL": "31s"}, "at most 30s"},
 		{"bad name map", map[string]string{"TARGET_REGION": "us-east-2", "STREAM_NAME_MAP": "orders"}, "STREAM_NAME_MAP"},
 		{"bad mirror Region", map[string]string{"TARGET_REGION": "us-east-2", "METRICS_MIRROR_REGION": "x"}, "METRICS_MIRROR_REGION"},
 	}

@@ -29,6 +29,14 @@ type Epoch struct {
 	Reason      string    `dynamodbav:"reason,omitempty" json:"reason,omitempty"`
 	RequestID   string    `dynamodbav:"requestId,omitempty" json:"requestId,omitempty"`
 	RequestedBy string    `dynamodbav:"requestedBy,omitempty" json:"requestedBy,omitempty"`
+	// ResumeFrom is where producers had to resume in Region when the
+	// failover into this epoch ran, computed from the previous Region's
+	// checkpoints at that moment. It is stored because the shared
+	// checkpoint items are overwritten by Region's own replicator soon
+	// after, so a later call could not compute it again. Absent for epochs
+	// not started by a failover (init, seed) and for items written before
+	// the attribute existed.
+	ResumeFrom *time.Time `dynamodbav:"resumeFrom,omitempty" json:"resumeFrom,omitempty"`
 }
 
 // Config is the kdsActiveRegionConfig item of one stream (schema in DESIGN.md).

@@ -44,6 +44,7 @@ var (
 		{name: "reason", typ: typeS, optional: true},
 		{name: "requestId", typ: typeS, optional: true},
 		{name: "requestedBy", typ: typeS, optional: true},
+		{name: "resumeFrom", typ: typeS, optional: true},
 	}
 )
 

@@ -138,6 +138,9 @@ type Switch struct {
 	// Reason, RequestID and RequestedBy go into the new history entry;
 	// Reason and UpdatedBy also into the item's top-level attributes.
 	Reason, RequestID, RequestedBy, UpdatedBy string
+	// ResumeFrom goes into the new history entry: the resume point the
+	// failover computed for this switch (nil when it has none).
+	ResumeFrom *time.Time
 	// HistoryLimit is how many history entries to keep, oldest dropped first;
 	// 0 means DefaultHistoryLimit.
 	HistoryLimit int
@@ -198,6 +201,7 @@ func (s *Store) Switch(ctx context.Context, stream string, sw Switch) (Config, e
 		Reason:      sw.Reason,
 		RequestID:   sw.RequestID,
 		RequestedBy: sw.RequestedBy,
+		ResumeFrom:  utcOrNil(sw.ResumeFrom),
 	})
 	if len(history) > limit {
 		history = history[len(history)-limit:]
@@ -221,6 +225,14 @@ func (s *Store) Switch(ctx context.Context, stream string, sw Switch) (Config, e
 		return Config{}, fmt.Errorf("switch stream %s to %s: put item in %s: %w", stream, sw.To, s.table, err)
 	}
 	return next, nil
+}
+
+func utcOrNil(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func isConditionFailed(err error) bool {

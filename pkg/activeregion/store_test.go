@@ -201,6 +201,7 @@ func TestMalformedItemIsAClearError(t *testing.T) {
 		{"history-entry-without-since.json", "attribute history[0].since is missing"},
 		{"active-since-not-rfc3339.json", `time "yesterday" is not RFC 3339`},
 		{"history-behind-current-epoch.json", "history ends with epoch 1 in us-east-1, want the current epoch 2 in us-east-2"},
+		{"history-resume-from-as-number.json", "attribute history[0].resumeFrom has type N, want S"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.TrimSuffix(tt.fixture, ".json"), func(t *testing.T) {
@@ -308,6 +309,55 @@ func TestSwitchIncrementsEpochAndTrimsHistory(t *testing.T) {
 	}
 	if len(trimmed.History) != 3 || trimmed.History[0].Epoch != 25 {
 		t.Errorf("with HistoryLimit 3: got %d entries from epoch %d, want 3 from epoch 25", len(trimmed.History), trimmed.History[0].Epoch)
+	}
+}
+
+func TestSwitchStoresTheResumePointInTheNewHistoryEntry(t *testing.T) {
+	client, table := newConfigTable(t)
+	store := NewStore(client, table)
+	ctx := context.Background()
+	mustCreate(t, store, Config{StreamName: "orders", ActiveRegion: "us-east-1", ActiveSince: t0})
+	paris := time.FixedZone("CET", 3600)
+	resume := time.Date(2026, 11, 29, 10, 30, 0, 250000000, paris)
+
+	if _, err := store.Switch(ctx, "orders", Switch{To: "us-east-2", At: at(time.Hour), ResumeFrom: &resume}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Switch(ctx, "orders", Switch{To: "us-east-1", At: at(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := store.Get(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		i    int
+		want *time.Time
+	}{
+		{"the initial entry has none", 0, nil},
+		{"the switch with a resume point stores it in UTC", 1, &resume},
+		{"a switch without one stores none", 2, nil},
+	}
+	history := rawItem(t, client, table, "orders")["history"].(*ddbtypes.AttributeValueMemberL).Value
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entry := got.History[tt.i]
+			raw, stored := history[tt.i].(*ddbtypes.AttributeValueMemberM).Value["resumeFrom"]
+			if tt.want == nil {
+				if entry.ResumeFrom != nil || stored {
+					t.Errorf("history[%d].resumeFrom: got %v (stored %t), want none", tt.i, entry.ResumeFrom, stored)
+				}
+				return
+			}
+			if entry.ResumeFrom == nil || !entry.ResumeFrom.Equal(*tt.want) || entry.ResumeFrom.Location() != time.UTC {
+				t.Errorf("history[%d].resumeFrom: got %v, want %v in UTC", tt.i, entry.ResumeFrom, tt.want)
+			}
+			if s, ok := raw.(*ddbtypes.AttributeValueMemberS); !ok || s.Value != "2026-11-29T09:30:00.25Z" {
+				t.Errorf("history[%d].resumeFrom attribute: got %#v, want the S value 2026-11-29T09:30:00.25Z", tt.i, raw)
+			}
+		})
 	}
 }
 

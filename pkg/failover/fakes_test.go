@@ -117,7 +117,7 @@ func (f *fakeConfigs) Switch(_ context.Context, stream string, sw activeregion.S
 	}
 	next := switched(cur, sw.To, sw.At)
 	last := &next.History[len(next.History)-1]
-	last.Reason, last.RequestID, last.RequestedBy = sw.Reason, sw.RequestID, sw.RequestedBy
+	last.Reason, last.RequestID, last.RequestedBy, last.ResumeFrom = sw.Reason, sw.RequestID, sw.RequestedBy, sw.ResumeFrom
 	next.UpdatedBy, next.Reason = sw.UpdatedBy, sw.Reason
 	if len(next.History) > sw.HistoryLimit {
 		next.History = next.History[len(next.History)-sw.HistoryLimit:]

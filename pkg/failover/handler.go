@@ -274,7 +274,7 @@ func (inv *invocation) status(ctx context.Context) error {
 	}
 	for _, cfg := range cfgs {
 		sr := streamReport(cfg, StatusActive)
-		inv.addCheckpoints(ctx, &sr, awayFrom(cfg, ""))
+		inv.apply(&sr, inv.storedOrComputed(ctx, cfg, awayFrom(cfg, "")))
 		inv.report.Streams = append(inv.report.Streams, sr)
 	}
 	return nil
@@ -351,34 +351,40 @@ func (inv *invocation) failover(ctx context.Context) error {
 		inv.warn("this function runs in %s but activates %s: invoke the failover function of the Region to activate, the other may be impaired", own, target)
 	}
 	for _, cfg := range cfgs {
-		sr, after := inv.switchStream(ctx, cfg)
-		inv.addCheckpoints(ctx, &sr, awayFrom(after, target))
-		inv.report.Streams = append(inv.report.Streams, sr)
+		inv.report.Streams = append(inv.report.Streams, inv.switchStream(ctx, cfg))
 	}
 	inv.swapConcurrency(ctx)
 	return nil
 }
 
 // switchStream moves one stream to the target Region and returns its report
-// and its config after the call (for a dry run, before it).
-func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config) (StreamReport, activeregion.Config) {
+// with the stream's resume point.
+func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config) StreamReport {
 	target := inv.req.TargetRegion
 	name := cfg.StreamName
 	// Checked before the fence, so that retrying a call that succeeded says
 	// "already active" instead of "stale epoch".
 	if cfg.ActiveRegion == target {
 		inv.action("%s: already active in %s since %s (epoch %d): nothing changed", name, target, stamp(cfg.ActiveSince), cfg.Epoch)
-		return streamReport(cfg, StatusAlreadyActive), cfg
+		sr := streamReport(cfg, StatusAlreadyActive)
+		inv.apply(&sr, inv.storedOrComputed(ctx, cfg, awayFrom(cfg, target)))
+		return sr
 	}
 	if fence := inv.req.ExpectedEpoch; fence != nil && *fence != cfg.Epoch {
 		inv.warn("%s: at epoch %d (active in %s), not the expected epoch %d: not switched", name, cfg.Epoch, cfg.ActiveRegion, *fence)
-		return streamReport(cfg, StatusStaleEpoch), cfg
+		sr := streamReport(cfg, StatusStaleEpoch)
+		inv.apply(&sr, inv.computeResume(ctx, name, awayFrom(cfg, target)))
+		return sr
 	}
+	// Computed before the switch and stored with it: once the target's
+	// replicator runs, it overwrites the checkpoints this is computed from.
+	res := inv.computeResume(ctx, name, awayFrom(cfg, target))
 	if inv.req.DryRun {
 		inv.action("%s: would switch %s → %s (epoch %d → %d)", name, cfg.ActiveRegion, target, cfg.Epoch, cfg.Epoch+1)
 		sr := streamReport(cfg, StatusDryRun)
 		sr.ActiveRegion, sr.PreviousRegion, sr.ActiveSince, sr.Epoch = target, cfg.ActiveRegion, inv.at, cfg.Epoch+1
-		return sr, cfg
+		inv.apply(&sr, res)
+		return sr
 	}
 	// The epoch just read always fences the write, so that of two calls
 	// that read the same epoch exactly one switches.
@@ -392,11 +398,17 @@ func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config
 		RequestedBy:   inv.req.RequestedBy,
 		UpdatedBy:     inv.updatedBy(),
 		HistoryLimit:  inv.h.settings.HistoryLimit,
+		ResumeFrom:    res.resume,
 	})
 	switch {
 	case err == nil && after.Epoch == readEpoch+1 && after.ActiveRegion == target:
 		inv.action("%s: switched %s → %s (epoch %d → %d)", name, cfg.ActiveRegion, target, readEpoch, after.Epoch)
-		return streamReport(after, StatusSwitched), after
+		sr := streamReport(after, StatusSwitched)
+		inv.apply(&sr, res)
+		if res.resume != nil {
+			inv.action("%s: resumeFrom %s is stored in the history entry of epoch %d, so retries and status report it again", name, stamp(*res.resume), after.Epoch)
+		}
+		return sr
 	case err == nil, errors.Is(err, activeregion.ErrConflict), errors.Is(err, activeregion.ErrStaleEpoch):
 		current := cfg
 		if fresh, getErr := inv.h.configs.Get(ctx, name); getErr == nil {
@@ -408,10 +420,14 @@ func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config
 		}
 		inv.warn("%s: another failover changed it after this call read epoch %d (now active in %s, epoch %d): this call changed nothing",
 			name, readEpoch, current.ActiveRegion, current.Epoch)
-		return streamReport(current, status), current
+		sr := streamReport(current, status)
+		inv.apply(&sr, inv.storedOrComputed(ctx, current, awayFrom(current, target)))
+		return sr
 	default:
 		inv.warn("%s: switch to %s failed, nothing changed for this stream: %v", name, target, err)
-		return streamReport(cfg, StatusFailed), cfg
+		sr := streamReport(cfg, StatusFailed)
+		inv.apply(&sr, res)
+		return sr
 	}
 }
 
@@ -442,103 +458,6 @@ func previousEpoch(cfg activeregion.Config) (activeregion.Epoch, bool) {
 		return activeregion.Epoch{}, false
 	}
 	return cfg.History[len(cfg.History)-2], true
-}
-
-// source is the Region (and its epoch) whose replicator wrote the checkpoints
-// a report is about: the Region being failed away from.
-type source struct {
-	region string
-	epoch  int64
-	known  bool
-}
-
-// awayFrom names the source of the checkpoints that matter for cfg: when
-// target is already active, the Region active in the epoch before; otherwise
-// the Region active now.
-func awayFrom(cfg activeregion.Config, target string) source {
-	if cfg.ActiveRegion != target {
-		return source{region: cfg.ActiveRegion, epoch: cfg.Epoch, known: true}
-	}
-	prev, ok := previousEpoch(cfg)
-	return source{region: prev.Region, epoch: prev.Epoch, known: ok}
-}
-
-// addCheckpoints lists the stream's shards and derives its resume point.
-func (inv *invocation) addCheckpoints(ctx context.Context, sr *StreamReport, from source) {
-	name := sr.StreamName
-	cps, err := inv.h.checkpoints.Load(ctx, name)
-	if err != nil {
-		inv.warn("%s: checkpoints could not be read, so there is no resumeFrom: %v", name, err)
-		return
-	}
-	if len(cps) == 0 {
-		inv.warn("%s: no checkpoint in %s, so there is no resumeFrom (nothing replicated yet?)", name, inv.h.settings.CheckpointTable)
-		return
-	}
-	ignore := inv.req.IgnoreShards[name]
-	var counted []checkpoint.Checkpoint
-	for _, cp := range cps {
-		ignored := slices.Contains(ignore, cp.ShardID)
-		sr.Shards = append(sr.Shards, ShardReport{
-			ShardID:                 cp.ShardID,
-			LastReplicatedTimestamp: cp.LastReplicatedTimestamp,
-			LastSequenceNumber:      cp.LastSequenceNumber,
-			TargetSequenceNumber:    cp.TargetSequenceNumber,
-			UpdatedAt:               cp.UpdatedAt,
-			SourceRegion:            cp.SourceRegion,
-			CheckpointEpoch:         cp.Epoch,
-			Ignored:                 ignored,
-		})
-		if ignored {
-			continue
-		}
-		counted = append(counted, cp)
-		if from.known && (cp.SourceRegion != from.region || cp.Epoch < from.epoch) {
-			inv.warn("%s %s: checkpoint was written by the replicator of %s in epoch %d, not by %s's in epoch %d: it may not describe what reached the target",
-				name, cp.ShardID, cp.SourceRegion, cp.Epoch, from.region, from.epoch)
-		}
-	}
-	for _, shard := range ignore {
-		if !slices.ContainsFunc(cps, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == shard }) {
-			inv.warn("%s: ignoreShards names %s, which has no checkpoint", name, shard)
-		}
-	}
-	resume, ok := checkpoint.ResumePoint(counted)
-	if !ok {
-		inv.warn("%s: every shard is in ignoreShards, so there is no resumeFrom", name)
-		return
-	}
-	sr.ResumeFrom = &resume
-	inv.warnIdle(name, counted, resume)
-}
-
-// warnIdle names the shards whose checkpoint lags the stream's newest by more
-// than the threshold: an idle or closed shard's old checkpoint holds the
-// resume point back, and only the operator knows whether it may be ignored.
-func (inv *invocation) warnIdle(name string, counted []checkpoint.Checkpoint, resume time.Time) {
-	newest := slices.MaxFunc(counted, func(a, b checkpoint.Checkpoint) int {
-		return a.LastReplicatedTimestamp.Compare(b.LastReplicatedTimestamp)
-	}).LastReplicatedTimestamp
-	var idle, busy []checkpoint.Checkpoint
-	for _, cp := range counted {
-		if newest.Sub(cp.LastReplicatedTimestamp) > inv.h.settings.IdleShardThreshold {
-			idle = append(idle, cp)
-		} else {
-			busy = append(busy, cp)
-		}
-	}
-	if len(idle) == 0 {
-		return
-	}
-	withoutIdle, _ := checkpoint.ResumePoint(busy)
-	var names []string
-	for _, cp := range idle {
-		names = append(names, cp.ShardID)
-		inv.warn("%s %s: checkpoint %s is %s behind the stream's newest (%s)",
-			name, cp.ShardID, stamp(cp.LastReplicatedTimestamp), newest.Sub(cp.LastReplicatedTimestamp), stamp(newest))
-	}
-	inv.warn("%s: shard(s) %s lag the others and hold resumeFrom back by %s (%s instead of %s); if they are idle or closed, exclude them with \"ignoreShards\":{%q:[%s]}",
-		name, strings.Join(names, ", "), withoutIdle.Sub(resume), stamp(resume), stamp(withoutIdle), name, quoteAll(names))
 }
 
 // summarize fills the report's top-level fields from its streams.

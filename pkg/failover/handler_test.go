@@ -187,6 +187,79 @@ func TestFailoverToTheActiveRegionChangesNothingAndSaysSo(t *testing.T) {
 	}
 }
 
+func TestRetriedFailoverAndStatusReportTheResumePointOfTheSwitch(t *testing.T) {
+	f := newFixture(testSettings(), configAt("s1", east1))
+	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+		cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1),
+		cp("s1", "shardId-000000000001", t0.Add(9*time.Minute), east1, 1),
+	}
+	first := f.handle(t, inLambda("req-switch"), `{"targetRegion":"us-east-2","streams":["s1"]}`)
+	want := t0.Add(9 * time.Minute)
+	if got := first.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {
+		t.Fatalf("switch: got resumeFrom %v, want %v", deref(got), want)
+	}
+	if got := f.configs.item("s1").History[1].ResumeFrom; got == nil || !got.Equal(want) {
+		t.Fatalf("switch: got stored resumeFrom %v, want %v in the new history entry", deref(got), want)
+	}
+	// us-east-2's replicator now checkpoints the other direction in epoch 2.
+	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+		cp("s1", "shardId-000000000000", t0.Add(2*time.Hour), east2, 2),
+		cp("s1", "shardId-000000000001", t0.Add(2*time.Hour), east2, 2),
+	}
+	for _, payload := range []string{`{"targetRegion":"us-east-2","streams":["s1"]}`, `{"action":"status"}`} {
+		r := f.handle(t, context.Background(), payload)
+		if got := r.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {
+			t.Errorf("%s: got resumeFrom %v, want the one of the switch %v", payload, deref(got), want)
+		}
+		if !hasLine(r.Actions, "s1", "computed at the switch", "req-switch") {
+			t.Errorf("%s: got actions %q, want one saying resumeFrom was computed at the switch by req-switch", payload, r.Actions)
+		}
+	}
+}
+
+func TestResumePointLeavesOutCheckpointsOfLaterEpochs(t *testing.T) {
+	tests := []struct {
+		name        string
+		payload     string
+		cfg         activeregion.Config
+		cps         []checkpoint.Checkpoint
+		wantResume  *time.Time
+		wantWarning []string
+	}{
+		{
+			name:    "retry on an item switched before resume points were stored",
+			payload: `{"targetRegion":"us-east-2","streams":["s1"]}`,
+			cfg:     configAt("s1", east1, east2),
+			cps: []checkpoint.Checkpoint{
+				cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1),
+				cp("s1", "shardId-000000000001", t0.Add(3*time.Hour), east2, 2),
+			},
+			wantWarning: []string{"shardId-000000000001", "written after epoch 1", "withheld"},
+		},
+		{
+			name:       "checkpoints of the epoch failed away from count",
+			payload:    `{"targetRegion":"us-east-1","streams":["s1"]}`,
+			cfg:        configAt("s1", east1, east2),
+			cps:        []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(3*time.Hour), east2, 2)},
+			wantResume: ptr(t0.Add(3 * time.Hour)),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(testSettings(), tt.cfg)
+			f.cps.byStream["s1"] = tt.cps
+			r := f.handle(t, context.Background(), tt.payload)
+			got := r.Streams[0].ResumeFrom
+			if (got == nil) != (tt.wantResume == nil) || (got != nil && !got.Equal(*tt.wantResume)) {
+				t.Errorf("got resumeFrom %v, want %v", deref(got), deref(tt.wantResume))
+			}
+			if tt.wantWarning != nil && !hasLine(r.Warnings, tt.wantWarning...) {
+				t.Errorf("got warnings %q, want one with %q", r.Warnings, tt.wantWarning)
+			}
+		})
+	}
+}
+
 func TestExpectedEpochFencesTheSwitch(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -118,13 +118,22 @@ func TestInitStatusFailoverFailbackOnDynamoDB(t *testing.T) {
 		t.Errorf("failover: got activeSince %v, want %v", item.ActiveSince, clock)
 	}
 
-	r = invoke(t, h, ctx, `{"targetRegion":"us-east-2"}`)
-	wantStatuses(t, "failover again", r, map[string]string{"s1": StatusAlreadyActive, "s2": StatusAlreadyActive})
-
-	// us-east-2 replicates back into us-east-1 in epoch 2.
+	// us-east-2 replicates back into us-east-1 in epoch 2, overwriting the
+	// shared checkpoint items.
 	save(cp("s1", "shardId-000000000000", t0.Add(30*time.Minute), east2, 2))
 	save(cp("s1", "shardId-000000000001", t0.Add(31*time.Minute), east2, 2))
 	save(cp("s2", "shardId-000000000000", t0.Add(29*time.Minute), east2, 2))
+
+	// A retried failover and a status still report the resume points of the
+	// switch, not points recomputed from the overwritten checkpoints.
+	r = invoke(t, h, ctx, `{"targetRegion":"us-east-2"}`)
+	wantStatuses(t, "failover again", r, map[string]string{"s1": StatusAlreadyActive, "s2": StatusAlreadyActive})
+	checkResume(t, "failover again", r, map[string]time.Time{"s1": t0.Add(9 * time.Minute), "s2": t0.Add(8 * time.Minute)}, t0.Add(8*time.Minute))
+	r = invoke(t, h, ctx, `{"action":"status"}`)
+	checkResume(t, "status after the switch", r, map[string]time.Time{"s1": t0.Add(9 * time.Minute), "s2": t0.Add(8 * time.Minute)}, t0.Add(8*time.Minute))
+	if !hasLine(r.Actions, "s1", "computed at the switch") {
+		t.Errorf("status after the switch: got actions %q, want one saying s1's resumeFrom is the one computed at the switch", r.Actions)
+	}
 
 	clock = t0.Add(32 * time.Minute)
 	r = invoke(t, h, ctx, `{"targetRegion":"us-east-1","streams":["s1"],"expectedEpoch":1}`)

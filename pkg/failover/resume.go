@@ -1,0 +1,179 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+)
+
+// source is the Region (and its epoch) whose replicator wrote the checkpoints
+// a report is about: the Region being failed away from.
+type source struct {
+	region string
+	epoch  int64
+	known  bool
+}
+
+// awayFrom names the source of the checkpoints that matter for cfg: when
+// target is already active, the Region active in the epoch before; otherwise
+// the Region active now.
+func awayFrom(cfg activeregion.Config, target string) source {
+	if cfg.ActiveRegion != target {
+		return source{region: cfg.ActiveRegion, epoch: cfg.Epoch, known: true}
+	}
+	prev, ok := previousEpoch(cfg)
+	return source{region: prev.Region, epoch: prev.Epoch, known: ok}
+}
+
+// resumeResult is one stream's resume point and what the report says about
+// it. Its warnings reach the report only when the result is applied, so a
+// result computed for a switch that then lost says nothing.
+type resumeResult struct {
+	shards   []ShardReport
+	resume   *time.Time
+	actions  []string
+	warnings []string
+}
+
+func (r *resumeResult) warn(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+func (inv *invocation) apply(sr *StreamReport, r resumeResult) {
+	if r.shards != nil {
+		sr.Shards = r.shards
+	}
+	sr.ResumeFrom = r.resume
+	inv.report.Actions = append(inv.report.Actions, r.actions...)
+	inv.report.Warnings = append(inv.report.Warnings, r.warnings...)
+}
+
+// storedOrComputed is the resume point of the epoch cfg is in: the one the
+// failover into it stored when it switched, because the checkpoints have
+// moved on since (the new Region's replicator overwrites them). Epochs
+// without a stored one (init, items older than the attribute) fall back to
+// the checkpoints, leaving out those written after the epoch in from.
+func (inv *invocation) storedOrComputed(ctx context.Context, cfg activeregion.Config, from source) resumeResult {
+	current := cfg.History[len(cfg.History)-1]
+	if current.ResumeFrom == nil {
+		return inv.computeResume(ctx, cfg.StreamName, from)
+	}
+	var r resumeResult
+	if cps, err := inv.h.checkpoints.Load(ctx, cfg.StreamName); err == nil {
+		r.shards = shardReports(cps, inv.req.IgnoreShards[cfg.StreamName])
+	}
+	resume := current.ResumeFrom.UTC()
+	r.resume = &resume
+	by := current.RequestID
+	if by == "" {
+		by = "an earlier call"
+	}
+	r.actions = append(r.actions, fmt.Sprintf("%s: resumeFrom %s is the one computed at the switch into %s (epoch %d, %s, by %s), not recomputed: the checkpoints listed have moved on since",
+		cfg.StreamName, stamp(resume), current.Region, current.Epoch, stamp(current.Since), by))
+	return r
+}
+
+func shardReports(cps []checkpoint.Checkpoint, ignore []string) []ShardReport {
+	shards := make([]ShardReport, 0, len(cps))
+	for _, cp := range cps {
+		shards = append(shards, ShardReport{
+			ShardID:                 cp.ShardID,
+			LastReplicatedTimestamp: cp.LastReplicatedTimestamp,
+			LastSequenceNumber:      cp.LastSequenceNumber,
+			TargetSequenceNumber:    cp.TargetSequenceNumber,
+			UpdatedAt:               cp.UpdatedAt,
+			SourceRegion:            cp.SourceRegion,
+			CheckpointEpoch:         cp.Epoch,
+			Ignored:                 slices.Contains(ignore, cp.ShardID),
+		})
+	}
+	return shards
+}
+
+// computeResume derives the stream's resume point from the checkpoints of
+// the Region being failed away from.
+func (inv *invocation) computeResume(ctx context.Context, name string, from source) resumeResult {
+	var r resumeResult
+	cps, err := inv.h.checkpoints.Load(ctx, name)
+	if err != nil {
+		r.warn("%s: checkpoints could not be read, so there is no resumeFrom: %v", name, err)
+		return r
+	}
+	if len(cps) == 0 {
+		r.warn("%s: no checkpoint in %s, so there is no resumeFrom (nothing replicated yet?)", name, inv.h.settings.CheckpointTable)
+		return r
+	}
+	ignore := inv.req.IgnoreShards[name]
+	r.shards = shardReports(cps, ignore)
+	var counted []checkpoint.Checkpoint
+	var newer []string
+	for _, cp := range cps {
+		if slices.Contains(ignore, cp.ShardID) {
+			continue
+		}
+		if from.known && cp.Epoch > from.epoch {
+			// Written by a later epoch's replicator (the other direction):
+			// it says nothing about what the Region failed away from
+			// replicated, and the checkpoint it replaced is gone.
+			newer = append(newer, cp.ShardID)
+			continue
+		}
+		counted = append(counted, cp)
+		if from.known && (cp.SourceRegion != from.region || cp.Epoch < from.epoch) {
+			r.warn("%s %s: checkpoint was written by the replicator of %s in epoch %d, not by %s's in epoch %d: it may not describe what reached the target",
+				name, cp.ShardID, cp.SourceRegion, cp.Epoch, from.region, from.epoch)
+		}
+	}
+	for _, shard := range ignore {
+		if !slices.ContainsFunc(cps, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == shard }) {
+			r.warn("%s: ignoreShards names %s, which has no checkpoint", name, shard)
+		}
+	}
+	if len(newer) > 0 {
+		r.warn("%s: the checkpoints of shard(s) %s were written after epoch %d (%s) ended, by a later epoch's replicator, so what %s replicated there is no longer known and resumeFrom is withheld; resume those shards from the earliest retained record",
+			name, strings.Join(newer, ", "), from.epoch, from.region, from.region)
+		return r
+	}
+	resume, ok := checkpoint.ResumePoint(counted)
+	if !ok {
+		r.warn("%s: every shard is in ignoreShards, so there is no resumeFrom", name)
+		return r
+	}
+	r.resume = &resume
+	inv.warnIdle(&r, name, counted, resume)
+	return r
+}
+
+// warnIdle names the shards whose checkpoint lags the stream's newest by more
+// than the threshold: an idle or closed shard's old checkpoint holds the
+// resume point back, and only the operator knows whether it may be ignored.
+func (inv *invocation) warnIdle(r *resumeResult, name string, counted []checkpoint.Checkpoint, resume time.Time) {
+	newest := slices.MaxFunc(counted, func(a, b checkpoint.Checkpoint) int {
+		return a.LastReplicatedTimestamp.Compare(b.LastReplicatedTimestamp)
+	}).LastReplicatedTimestamp
+	var idle, busy []checkpoint.Checkpoint
+	for _, cp := range counted {
+		if newest.Sub(cp.LastReplicatedTimestamp) > inv.h.settings.IdleShardThreshold {
+			idle = append(idle, cp)
+		} else {
+			busy = append(busy, cp)
+		}
+	}
+	if len(idle) == 0 {
+		return
+	}
+	withoutIdle, _ := checkpoint.ResumePoint(busy)
+	var names []string
+	for _, cp := range idle {
+		names = append(names, cp.ShardID)
+		r.warn("%s %s: checkpoint %s is %s behind the stream's newest (%s)",
+			name, cp.ShardID, stamp(cp.LastReplicatedTimestamp), newest.Sub(cp.LastReplicatedTimestamp), stamp(newest))
+	}
+	r.warn("%s: shard(s) %s lag the others and hold resumeFrom back by %s (%s instead of %s); if they are idle or closed, exclude them with \"ignoreShards\":{%q:[%s]}",
+		name, strings.Join(names, ", "), withoutIdle.Sub(resume), stamp(resume), stamp(withoutIdle), name, quoteAll(names))
+}

@@ -344,10 +344,8 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 	for _, shard := range shards {
 		i := lastOfShard[shard]
 		r := records[i]
-		commit, from := r.arrival, checkpoint.SourceArrival
-		if t, ok := h.extractor.Extract(r.rec.Kinesis.Data); ok {
-			commit, from = t, checkpoint.SourceCommit
-		} else {
+		commit, from := h.commitTimeAtOrBefore(records, i)
+		if from == checkpoint.SourceArrival {
 			inv.CommitTimestampFallbacks++
 		}
 		cp := checkpoint.Checkpoint{
@@ -384,6 +382,26 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 	if !oldestCommit.IsZero() {
 		inv.CheckpointAgeSeconds = seconds(now.Sub(oldestCommit))
 	}
+}
+
+// commitTimeAtOrBefore is the commit time a checkpoint at records[last] may
+// claim: that record's, or, when its payload has none, that of the latest
+// earlier record of the same shard that has one. An arrival time is later
+// than the commit it carries by the producer's latency, so a producer
+// resuming from it could skip a commit not yet replicated; an earlier
+// commit time only makes it resend more. Only when no record of the batch
+// has one does the arrival time stand, marked as such.
+func (h *Handler) commitTimeAtOrBefore(records []sourceRecord, last int) (time.Time, string) {
+	shard := records[last].shardID
+	for i := last; i >= 0; i-- {
+		if records[i].shardID != shard {
+			continue
+		}
+		if t, ok := h.extractor.Extract(records[i].rec.Kinesis.Data); ok {
+			return t, checkpoint.SourceCommit
+		}
+	}
+	return records[last].arrival, checkpoint.SourceArrival
 }
 
 // recordLimitTTL is how long a target stream's record size limit is trusted:

@@ -447,22 +447,57 @@ func TestHandleEmptyBatchDoesNothing(t *testing.T) {
 	}
 }
 
-func TestHandleFallsBackToArrivalTimeWithoutACommitTimestamp(t *testing.T) {
-	h := newHarness(t, testSettings(), usEast1Active())
-	ev := kinesisEvent(3, 1, t0)
-	ev.Records[2].Kinesis.Data = []byte("\x00\x01 not json")
-	if _, err := h.handler.Handle(context.Background(), ev); err != nil {
-		t.Fatal(err)
+func TestHandleCheckpointsACommitTimeNeverLaterThanTheLastRecords(t *testing.T) {
+	notJSON := []byte("\x00\x01 not json")
+	tests := []struct {
+		name          string
+		withoutCommit []int // records whose payload carries no commit timestamp
+		wantFrom      string
+		wantAt        func(ev events.KinesisEvent) time.Time
+		wantFallbacks float64
+	}{
+		{
+			name:          "last record without one: the latest earlier commit time",
+			withoutCommit: []int{2},
+			wantFrom:      checkpoint.SourceCommit,
+			wantAt: func(ev events.KinesisEvent) time.Time {
+				return ev.Records[1].Kinesis.ApproximateArrivalTimestamp.Add(-100 * time.Millisecond)
+			},
+		},
+		{
+			name:          "no record with one: the last arrival time, counted",
+			withoutCommit: []int{0, 1, 2},
+			wantFrom:      checkpoint.SourceArrival,
+			wantAt: func(ev events.KinesisEvent) time.Time {
+				return ev.Records[2].Kinesis.ApproximateArrivalTimestamp.Time
+			},
+			wantFallbacks: 1,
+		},
 	}
-	cp := h.ddb.checkpoints(DefaultCheckpointTable)[testShard]
-	if cp.TimestampSource != checkpoint.SourceArrival || !cp.LastReplicatedTimestamp.Equal(ev.Records[2].Kinesis.ApproximateArrivalTimestamp.Time) {
-		t.Fatalf("got checkpoint %s from %s, want the arrival time %s", cp.LastReplicatedTimestamp, cp.TimestampSource, ev.Records[2].Kinesis.ApproximateArrivalTimestamp.Time)
-	}
-	if !bytes.Equal(h.target.written[2].Data, ev.Records[2].Kinesis.Data) {
-		t.Fatal("payload altered on the way")
-	}
-	if got := h.metricsOf(t).Values["CommitTimestampFallbacks"]; got != 1 {
-		t.Fatalf("got CommitTimestampFallbacks %v, want 1", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, testSettings(), usEast1Active())
+			ev := kinesisEvent(3, 1, t0)
+			for _, i := range tt.withoutCommit {
+				ev.Records[i].Kinesis.Data = notJSON
+			}
+			if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			cp := h.ddb.checkpoints(DefaultCheckpointTable)[testShard]
+			if cp.TimestampSource != tt.wantFrom || !cp.LastReplicatedTimestamp.Equal(tt.wantAt(ev)) {
+				t.Fatalf("got checkpoint %s from %s, want %s from %s", cp.LastReplicatedTimestamp, cp.TimestampSource, tt.wantAt(ev), tt.wantFrom)
+			}
+			if cp.LastSequenceNumber != ev.Records[2].Kinesis.SequenceNumber {
+				t.Fatalf("got checkpoint at %s, want the last record %s", cp.LastSequenceNumber, ev.Records[2].Kinesis.SequenceNumber)
+			}
+			if !bytes.Equal(h.target.written[2].Data, ev.Records[2].Kinesis.Data) {
+				t.Fatal("payload altered on the way")
+			}
+			if got := h.metricsOf(t).Values["CommitTimestampFallbacks"]; got != tt.wantFallbacks {
+				t.Fatalf("got CommitTimestampFallbacks %v, want %v", got, tt.wantFallbacks)
+			}
+		})
 	}
 }
 

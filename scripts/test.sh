@@ -18,6 +18,12 @@ for tool in go node npm; do
   fi
 done
 
+# The race detector needs cgo, so a C compiler.
+if [[ $(go env CGO_ENABLED) != 1 ]]; then
+  echo "test.sh: the race detector needs cgo and a C compiler: install gcc (Debian: apt-get install gcc)" >&2
+  exit 1
+fi
+
 step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
 step "install pinned npm packages and Go modules"

@@ -79,7 +79,7 @@ func TestMetricsMirrorMayPutMetricDataOnlyInItsNamespace(t *testing.T) {
 	}
 }
 
-func TestFailoverMayOnlyTouchTheTablesAndReplicatorConcurrency(t *testing.T) {
+func TestFailoverMayOnlyTouchTheTablesReplicatorConcurrencyAndShardLists(t *testing.T) {
 	const acct = testAccount
 	tpl := deployment(t, "default").region("us-east-2")
 	logs := ""
@@ -99,6 +99,8 @@ func TestFailoverMayOnlyTouchTheTablesAndReplicatorConcurrency(t *testing.T) {
 			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsReplicationCheckpoint")},
 		"ParkAndUnparkReplicators": {Actions: []string{"lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"},
 			Resources: both("arn:aws:lambda:{R}:" + acct + ":function:kds-crr-replicator")},
+		"ListStreamShards": {Actions: []string{"kinesis:ListShards"},
+			Resources: both("arn:aws:kinesis:{R}:" + acct + ":stream/example-stream-1")},
 	}
 	if got := statementsBySid(t, tpl, "FailoverRole"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v,\nwant %+v", got, want)

@@ -153,6 +153,19 @@ func (rs *regionStack) otherRegionStreamArns() *[]*string {
 	return &arns
 }
 
+// streamArnsInBothRegions are the configured streams in every Region: the
+// failover function lists their shards in the Region it fails away from,
+// and in its own when that one does not answer.
+func (rs *regionStack) streamArnsInBothRegions() *[]*string {
+	var arns []*string
+	for _, r := range rs.settings.Regions() {
+		for _, name := range rs.settings.StreamNames() {
+			arns = append(arns, rs.arn("kinesis", r, "stream", name, awscdk.ArnFormat_SLASH_RESOURCE_NAME))
+		}
+	}
+	return &arns
+}
+
 func (rs *regionStack) replicatorArns() *[]*string {
 	var arns []*string
 	for _, r := range rs.settings.Regions() {
@@ -276,6 +289,9 @@ func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 	role.AddToPrincipalPolicy(statement("ReadCheckpoints",
 		[]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
 		rs.tableArns(CheckpointTableName)))
+	role.AddToPrincipalPolicy(statement("ListStreamShards",
+		[]string{"kinesis:ListShards"},
+		rs.streamArnsInBothRegions()))
 	role.AddToPrincipalPolicy(statement("ParkAndUnparkReplicators",
 		[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency"},
 		rs.replicatorArns()))

@@ -13,9 +13,11 @@ import (
 
 // NewFromEnv is the cold start: it reads the environment through getenv,
 // builds the SDK clients once (DynamoDB in the function's own Region, one
-// Lambda client per Region of REGIONS) and returns the Handler main starts.
-// Endpoints come from the SDK's standard variables (AWS_ENDPOINT_URL_DYNAMODB,
-// AWS_ENDPOINT_URL_LAMBDA), so local runs need no emulator logic here.
+// Lambda and one Kinesis client per Region of REGIONS) and returns the
+// Handler main starts. Endpoints come from the SDK's standard variables
+// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_LAMBDA,
+// AWS_ENDPOINT_URL_KINESIS), which name the own Region's endpoints only, so
+// local runs need no emulator logic here.
 func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) {
 	s, err := SettingsFromEnv(getenv)
 	if err != nil {
@@ -25,7 +27,7 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	c := Clients{DynamoDB: dynamodb.NewFromConfig(cfg)}
+	c := Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Kinesis: regionKinesis(cfg, s.OwnRegion, s.Regions)}
 	if s.ReplicatorFunctionName != "" {
 		c.Concurrency = regionConcurrency(cfg, s.OwnRegion, s.Regions)
 	}

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
@@ -229,3 +232,71 @@ func (f *fakeLambda) DeleteFunctionConcurrency(_ context.Context, in *awslambda.
 var errRegionDown = errors.New("dial tcp: connection refused")
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// fakeKinesis is one Region's ListShardsAPI. Without shards of its own for a
+// stream it lists one open shard per checkpoint, so tests that are not about
+// shards see every shard covered.
+type fakeKinesis struct {
+	mu     sync.Mutex
+	shards map[string][]kinesistypes.Shard
+	cps    *fakeCheckpoints
+	err    error
+	calls  int
+	// pageSize, when set, splits the listing into pages of that many shards.
+	pageSize int
+}
+
+func (f *fakeKinesis) ListShards(_ context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	if in.StreamName != nil && in.NextToken != nil {
+		return nil, errors.New("InvalidArgumentException: NextToken and StreamName cannot be provided together")
+	}
+	stream, start := aws.ToString(in.StreamName), 0
+	if in.NextToken != nil {
+		var err error
+		if _, err = fmt.Sscanf(*in.NextToken, "%s %d", &stream, &start); err != nil {
+			return nil, err
+		}
+	}
+	all, ok := f.shards[stream]
+	if !ok && f.cps != nil {
+		for _, c := range f.cps.byStream[stream] {
+			all = append(all, openShard(c.ShardID))
+		}
+	}
+	end := len(all)
+	if f.pageSize > 0 && start+f.pageSize < end {
+		end = start + f.pageSize
+	}
+	out := &kinesis.ListShardsOutput{Shards: all[start:end]}
+	if end < len(all) {
+		out.NextToken = aws.String(fmt.Sprintf("%s %d", stream, end))
+	}
+	return out, nil
+}
+
+func openShard(id string) kinesistypes.Shard {
+	return kinesistypes.Shard{ShardId: aws.String(id), SequenceNumberRange: &kinesistypes.SequenceNumberRange{StartingSequenceNumber: aws.String("1")}}
+}
+
+func closedShard(id string, parents ...string) kinesistypes.Shard {
+	s := childShard(id, parents...)
+	s.SequenceNumberRange.EndingSequenceNumber = aws.String("9")
+	return s
+}
+
+func childShard(id string, parents ...string) kinesistypes.Shard {
+	s := openShard(id)
+	if len(parents) > 0 {
+		s.ParentShardId = aws.String(parents[0])
+	}
+	if len(parents) > 1 {
+		s.AdjacentParentShardId = aws.String(parents[1])
+	}
+	return s
+}

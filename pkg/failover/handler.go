@@ -57,6 +57,9 @@ type Clients struct {
 	// reserved concurrency. A Region without one gets a warning, not a
 	// failure.
 	Concurrency map[string]ConcurrencyAPI
+	// Kinesis holds a Kinesis client per Region, to list the shards of
+	// the streams. A Region without one counts as one where listing failed.
+	Kinesis map[string]ListShardsAPI
 }
 
 // Handler runs failover invocations.
@@ -65,6 +68,7 @@ type Handler struct {
 	configs     ConfigStore
 	checkpoints CheckpointLoader
 	concurrency map[string]ConcurrencyAPI
+	kinesis     map[string]ListShardsAPI
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -121,6 +125,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		configs:     o.configs,
 		checkpoints: o.checkpoints,
 		concurrency: c.Concurrency,
+		kinesis:     c.Kinesis,
 		log:         o.log,
 		now:         o.now,
 	}

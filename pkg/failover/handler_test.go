@@ -42,6 +42,7 @@ type fixture struct {
 	configs *fakeConfigs
 	cps     *fakeCheckpoints
 	lambdas map[string]*fakeLambda
+	kinesis map[string]*fakeKinesis
 	log     *bytes.Buffer
 }
 
@@ -52,11 +53,16 @@ func newFixture(s Settings, cfgs ...activeregion.Config) *fixture {
 		lambdas: map[string]*fakeLambda{east1: {}, east2: {}},
 		log:     &bytes.Buffer{},
 	}
+	f.kinesis = map[string]*fakeKinesis{east1: {cps: f.cps}, east2: {cps: f.cps}}
 	conc := map[string]ConcurrencyAPI{}
 	for r, l := range f.lambdas {
 		conc[r] = l
 	}
-	f.h = NewHandler(s, Clients{Concurrency: conc},
+	kin := map[string]ListShardsAPI{}
+	for r, k := range f.kinesis {
+		kin[r] = k
+	}
+	f.h = NewHandler(s, Clients{Concurrency: conc, Kinesis: kin},
 		WithStores(f.configs, f.cps),
 		WithClock(func() time.Time { return now }),
 		WithLogger(slog.New(slog.NewJSONHandler(f.log, nil))))

@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -14,15 +15,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 )
 
-// The DynamoDB emulator is started once, by the first test that needs it, so
-// the unit tests run without it; a missing emulator fails those tests.
-var emulators = localaws.Shared{}
+// The emulators (DynamoDB, and Kinesis for two Regions) are started once, by
+// the first test that needs them, so the unit tests run without them; a
+// missing emulator fails those tests.
+var emulators = localaws.Shared{Kinesis: 2}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -53,6 +56,27 @@ func dynamoTables(t testing.TB) (Settings, *dynamodb.Client) {
 	return s, ddb
 }
 
+// kinesisClients creates the streams, with their shard counts, in both
+// Regions' emulators and returns the clients a Handler lists shards with.
+// A stream left by an earlier run of the same test is reused.
+func kinesisClients(t *testing.T, streams map[string]int32) map[string]ListShardsAPI {
+	t.Helper()
+	emu := emulators.Get(t)
+	clients := map[string]ListShardsAPI{}
+	for i, region := range []string{east1, east2} {
+		client := localaws.KinesisClient(region, emu.Kinesis[i])
+		for name, shards := range streams {
+			err := localaws.CreateStream(context.Background(), client, name, shards)
+			var inUse *kinesistypes.ResourceInUseException
+			if err != nil && !errors.As(err, &inUse) {
+				t.Fatal(err)
+			}
+		}
+		clients[region] = client
+	}
+	return clients
+}
+
 func invoke(t *testing.T, h *Handler, ctx context.Context, payload string) Report {
 	t.Helper()
 	r, err := h.Handle(ctx, json.RawMessage(payload))
@@ -73,7 +97,8 @@ func TestInitStatusFailoverFailbackOnDynamoDB(t *testing.T) {
 	ctx := context.Background()
 	s, ddb := dynamoTables(t)
 	clock := t0
-	h := NewHandler(s, Clients{DynamoDB: ddb}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()))
+	kin := kinesisClients(t, map[string]int32{"s1": 2, "s2": 1})
+	h := NewHandler(s, Clients{DynamoDB: ddb, Kinesis: kin}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()))
 	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
 	cps := checkpoint.NewStore(ddb, s.CheckpointTable)
 	save := func(c checkpoint.Checkpoint) {
@@ -151,6 +176,35 @@ func TestInitStatusFailoverFailbackOnDynamoDB(t *testing.T) {
 	item, _ = configs.Get(ctx, "s2")
 	if item.Epoch != 3 || len(item.History) != 3 || item.History[1].Region != east2 || item.History[2].Region != east1 {
 		t.Fatalf("failback: got s2 epoch %d history %+v, want epochs 1..3 in us-east-1, us-east-2, us-east-1", item.Epoch, item.History)
+	}
+}
+
+func TestShardWithoutCheckpointWithholdsTheResumePointOnTheEmulators(t *testing.T) {
+	ctx := context.Background()
+	s, ddb := dynamoTables(t)
+	stream := localaws.UniqueName(t.Name())
+	h := NewHandler(s, Clients{DynamoDB: ddb, Kinesis: kinesisClients(t, map[string]int32{stream: 2})},
+		WithClock(func() time.Time { return t0.Add(time.Hour) }), WithLogger(discardLogger()))
+	if _, err := activeregion.NewStore(ddb, s.ActiveRegionTable).Create(ctx, configAt(stream, east1)); err != nil {
+		t.Fatal(err)
+	}
+	// Only shard 0 has replicated anything; shard 1 never checkpointed.
+	if _, err := checkpoint.NewStore(ddb, s.CheckpointTable).Save(ctx, cp(stream, "shardId-000000000000", t0.Add(10*time.Minute), east1, 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	r := invoke(t, h, ctx, fmt.Sprintf(`{"targetRegion":"us-east-2","streams":[%q],"dryRun":true}`, stream))
+	if got := r.Streams[0].ResumeFrom; got != nil {
+		t.Errorf("dry run: got resumeFrom %v, want none while shardId-000000000001 has no checkpoint", *got)
+	}
+	if !hasLine(r.Warnings, stream, "shardId-000000000001", "listed in us-east-1", "ignoreShards") {
+		t.Errorf("dry run: got warnings %q, want one naming shardId-000000000001 and the way out", r.Warnings)
+	}
+
+	r = invoke(t, h, ctx, fmt.Sprintf(`{"targetRegion":"us-east-2","streams":[%q],"ignoreShards":{%q:["shardId-000000000001"]}}`, stream, stream))
+	wantStatuses(t, "failover ignoring the empty shard", r, map[string]string{stream: StatusSwitched})
+	if got := r.Streams[0].ResumeFrom; got == nil || !got.Equal(t0.Add(10*time.Minute)) || r.Streams[0].ResumeFromUnverified {
+		t.Errorf("failover ignoring the empty shard: got resumeFrom %v (unverified %t), want %v, verified", deref(got), r.Streams[0].ResumeFromUnverified, t0.Add(10*time.Minute))
 	}
 }
 

@@ -59,8 +59,12 @@ type StreamReport struct {
 	Epoch int64 `json:"epoch"`
 	// ResumeFrom is the minimum commit timestamp over the stream's shards
 	// that are not ignored; absent when there is no checkpoint to go by.
-	ResumeFrom *time.Time    `json:"resumeFrom"`
-	Shards     []ShardReport `json:"shards"`
+	ResumeFrom *time.Time `json:"resumeFrom"`
+	// ResumeFromUnverified: the stream's shards could not be listed in
+	// either Region, so a shard without a checkpoint (which would hold
+	// resumeFrom back) may have gone unnoticed.
+	ResumeFromUnverified bool          `json:"resumeFromUnverified,omitempty"`
+	Shards               []ShardReport `json:"shards"`
 }
 
 // ShardReport is one shard's checkpoint as the report lists it.

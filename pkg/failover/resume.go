@@ -34,10 +34,13 @@ func awayFrom(cfg activeregion.Config, target string) source {
 // it. Its warnings reach the report only when the result is applied, so a
 // result computed for a switch that then lost says nothing.
 type resumeResult struct {
-	shards   []ShardReport
-	resume   *time.Time
-	actions  []string
-	warnings []string
+	shards []ShardReport
+	resume *time.Time
+	// unverified: the shards could not be listed to check that every one
+	// has a checkpoint.
+	unverified bool
+	actions    []string
+	warnings   []string
 }
 
 func (r *resumeResult) warn(format string, args ...any) {
@@ -49,6 +52,7 @@ func (inv *invocation) apply(sr *StreamReport, r resumeResult) {
 		sr.Shards = r.shards
 	}
 	sr.ResumeFrom = r.resume
+	sr.ResumeFromUnverified = r.unverified && r.resume != nil
 	inv.report.Actions = append(inv.report.Actions, r.actions...)
 	inv.report.Warnings = append(inv.report.Warnings, r.warnings...)
 }
@@ -96,7 +100,7 @@ func shardReports(cps []checkpoint.Checkpoint, ignore []string) []ShardReport {
 }
 
 // computeResume derives the stream's resume point from the checkpoints of
-// the Region being failed away from.
+// the Region being failed away from, checked against the stream's shards.
 func (inv *invocation) computeResume(ctx context.Context, name string, from source) resumeResult {
 	var r resumeResult
 	cps, err := inv.h.checkpoints.Load(ctx, name)
@@ -110,6 +114,7 @@ func (inv *invocation) computeResume(ctx context.Context, name string, from sour
 	}
 	ignore := inv.req.IgnoreShards[name]
 	r.shards = shardReports(cps, ignore)
+	topo := inv.topology(ctx, &r, name, from)
 	var counted []checkpoint.Checkpoint
 	var newer []string
 	for _, cp := range cps {
@@ -129,14 +134,35 @@ func (inv *invocation) computeResume(ctx context.Context, name string, from sour
 				name, cp.ShardID, cp.SourceRegion, cp.Epoch, from.region, from.epoch)
 		}
 	}
+	checkpointed := func(id string) bool {
+		return slices.ContainsFunc(counted, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == id })
+	}
+	covered := func(id string) bool { return slices.Contains(ignore, id) || checkpointed(id) }
 	for _, shard := range ignore {
-		if !slices.ContainsFunc(cps, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == shard }) {
+		if slices.ContainsFunc(cps, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == shard }) {
+			continue
+		}
+		switch {
+		case topo == nil:
 			r.warn("%s: ignoreShards names %s, which has no checkpoint", name, shard)
+		case !topo.has(shard):
+			r.warn("%s: ignoreShards names %s, which has no checkpoint and is not a shard of the stream in %s", name, shard, topo.region)
+		}
+	}
+	withheld := false
+	if topo != nil {
+		if missing := topo.uncovered(covered); len(missing) > 0 {
+			withheld = true
+			r.warn("%s: shard(s) %s (listed in %s) have no checkpoint of epoch %d or earlier, so records there may never have been replicated and resumeFrom is withheld; resume those shards from the earliest retained record (TRIM_HORIZON), or, if a shard never received records, pass it in \"ignoreShards\":{%q:[%s]} and call again",
+				name, strings.Join(missing, ", "), topo.region, from.epoch, name, quoteAll(missing))
 		}
 	}
 	if len(newer) > 0 {
+		withheld = true
 		r.warn("%s: the checkpoints of shard(s) %s were written after epoch %d (%s) ended, by a later epoch's replicator, so what %s replicated there is no longer known and resumeFrom is withheld; resume those shards from the earliest retained record",
 			name, strings.Join(newer, ", "), from.epoch, from.region, from.region)
+	}
+	if withheld {
 		return r
 	}
 	resume, ok := checkpoint.ResumePoint(counted)
@@ -145,14 +171,18 @@ func (inv *invocation) computeResume(ctx context.Context, name string, from sour
 		return r
 	}
 	r.resume = &resume
-	inv.warnIdle(&r, name, counted, resume)
+	r.unverified = topo == nil
+	inv.warnIdle(&r, name, counted, resume, topo != nil)
 	return r
 }
 
 // warnIdle names the shards whose checkpoint lags the stream's newest by more
 // than the threshold: an idle or closed shard's old checkpoint holds the
 // resume point back, and only the operator knows whether it may be ignored.
-func (inv *invocation) warnIdle(r *resumeResult, name string, counted []checkpoint.Checkpoint, resume time.Time) {
+// A closed parent whose children have no checkpoint must never be ignored:
+// with the shards listed that case has already withheld resumeFrom, so the
+// advice has a caveat only when they could not be listed.
+func (inv *invocation) warnIdle(r *resumeResult, name string, counted []checkpoint.Checkpoint, resume time.Time, listed bool) {
 	newest := slices.MaxFunc(counted, func(a, b checkpoint.Checkpoint) int {
 		return a.LastReplicatedTimestamp.Compare(b.LastReplicatedTimestamp)
 	}).LastReplicatedTimestamp
@@ -174,6 +204,10 @@ func (inv *invocation) warnIdle(r *resumeResult, name string, counted []checkpoi
 		r.warn("%s %s: checkpoint %s is %s behind the stream's newest (%s)",
 			name, cp.ShardID, stamp(cp.LastReplicatedTimestamp), newest.Sub(cp.LastReplicatedTimestamp), stamp(newest))
 	}
-	r.warn("%s: shard(s) %s lag the others and hold resumeFrom back by %s (%s instead of %s); if they are idle or closed, exclude them with \"ignoreShards\":{%q:[%s]}",
-		name, strings.Join(names, ", "), withoutIdle.Sub(resume), stamp(resume), stamp(withoutIdle), name, quoteAll(names))
+	advice := "if they are idle or closed"
+	if !listed {
+		advice = "if they are idle, or closed with every child shard checkpointed (never a closed parent whose children have no checkpoint: the shards could not be listed to check)"
+	}
+	r.warn("%s: shard(s) %s lag the others and hold resumeFrom back by %s (%s instead of %s); %s, exclude them with \"ignoreShards\":{%q:[%s]}",
+		name, strings.Join(names, ", "), withoutIdle.Sub(resume), stamp(resume), stamp(withoutIdle), advice, name, quoteAll(names))
 }

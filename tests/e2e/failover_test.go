@@ -77,7 +77,8 @@ func newWorld(ctx context.Context, t *testing.T) *world {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := failover.NewHandler(s, failover.Clients{DynamoDB: ddb}, failover.WithLogger(slog.New(slog.DiscardHandler)))
+		kin := map[string]failover.ListShardsAPI{regionA: kA, regionB: kB}
+		h := failover.NewHandler(s, failover.Clients{DynamoDB: ddb, Kinesis: kin}, failover.WithLogger(slog.New(slog.DiscardHandler)))
 		w.failoverIn[own] = lambda.NewHandler(h.Handle)
 	}
 	return w

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,6 +253,10 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 		replicators[own] = startFunction(t, "replicator-"+own, filepath.Join(binDir, "replicator", "bootstrap"), replicatorEnv)
 		failoverEnv := maps.Clone(common)
 		failoverEnv["REGIONS"] = east1 + "," + east2
+		// The own Region's endpoint only: the other Region's client must
+		// not inherit it, so listing shards there fails and the report
+		// falls back to this Region's listing.
+		failoverEnv["AWS_ENDPOINT_URL_KINESIS"] = endpoint[own]
 		failovers[own] = startFunction(t, "failover-"+own, filepath.Join(binDir, "failover", "bootstrap"), failoverEnv)
 	}
 
@@ -312,8 +317,29 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 		t.Fatalf("got failover report %+v, want orders switched us-east-1 → us-east-2", failoverReport)
 	}
 	switched := failoverReport.Streams[0]
-	if switched.Epoch != 2 || switched.ResumeFrom == nil || !containsShard(switched.Shards, shard) {
-		t.Errorf("got stream report %+v, want epoch 2, a resume point and shard %s", switched, shard)
+	if switched.Epoch != 2 || !containsShard(switched.Shards, shard) {
+		t.Errorf("got stream report %+v, want epoch 2 and shard %s", switched, shard)
+	}
+	// Only the busiest shard was replicated, so the other one has no
+	// checkpoint and the resume point is withheld. The shards are listed in
+	// us-east-2 (AWS_ENDPOINT_URL_KINESIS), after us-east-1's real endpoint,
+	// which its client must not take from that variable, failed.
+	other := "shardId-000000000000"
+	if shard == other {
+		other = "shardId-000000000001"
+	}
+	if switched.ResumeFrom != nil {
+		t.Errorf("got resumeFrom %v, want none while %s has no checkpoint", *switched.ResumeFrom, other)
+	}
+	for _, want := range [][]string{
+		{"could not be listed in us-east-1", "kinesis.us-east-1.amazonaws.com", "listed in us-east-2 instead"},
+		{other, "no checkpoint", "withheld"},
+	} {
+		if !slices.ContainsFunc(failoverReport.Warnings, func(w string) bool {
+			return !slices.ContainsFunc(want, func(part string) bool { return !strings.Contains(w, part) })
+		}) {
+			t.Errorf("got warnings %q, want one with %q", failoverReport.Warnings, want)
+		}
 	}
 
 	// 4. The old Region's replicator now skips what arrives there.
@@ -343,8 +369,9 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 
 // report is the part of the failover report this test reads.
 type report struct {
-	ActiveRegion   string `json:"activeRegion"`
-	PreviousRegion string `json:"previousRegion"`
+	ActiveRegion   string   `json:"activeRegion"`
+	PreviousRegion string   `json:"previousRegion"`
+	Warnings       []string `json:"warnings"`
 	Streams        []struct {
 		StreamName string     `json:"streamName"`
 		Status     string     `json:"status"`

@@ -207,7 +207,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		r.failover = failover.NewHandler(fs, failover.Clients{DynamoDB: localaws.DynamoDBClient(r.name, emu.DynamoDB)},
+		r.failover = failover.NewHandler(fs, failover.Clients{
+			DynamoDB: localaws.DynamoDBClient(r.name, emu.DynamoDB),
+			Kinesis:  map[string]failover.ListShardsAPI{r.name: r.kinesis, other.name: other.kinesis},
+		},
 			failover.WithLogger(logger.With("function", "failover", "region", r.name)))
 
 		rs, err := replicator.SettingsFromEnv(env{

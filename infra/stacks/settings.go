@@ -153,7 +153,7 @@ func ParseSettings(get func(key string) any) (Settings, error) {
 	}
 	add(KeyOrderingMode, err)
 
-	s.ActiveRegionCacheTTL, err = positiveDuration(get(KeyActiveRegionCacheTTL), DefaultActiveRegionCacheTTL)
+	s.ActiveRegionCacheTTL, err = nonNegativeDuration(get(KeyActiveRegionCacheTTL), DefaultActiveRegionCacheTTL)
 	add(KeyActiveRegionCacheTTL, err)
 
 	s.MappingRetryAttempts, err = intInRange(get(KeyMappingRetryAttempts), DefaultMappingRetryAttempts, -1, 10000)
@@ -283,7 +283,9 @@ func boolValue(v any, def bool) (bool, error) {
 	}
 }
 
-func positiveDuration(v any, def time.Duration) (time.Duration, error) {
+// nonNegativeDuration accepts 0, which for the cache TTL means "read the
+// config for every batch", as the README offers.
+func nonNegativeDuration(v any, def time.Duration) (time.Duration, error) {
 	s, err := optionalString(v)
 	if err != nil {
 		return 0, err
@@ -295,8 +297,8 @@ func positiveDuration(v any, def time.Duration) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a Go duration such as 5s", s)
 	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%s must be positive", d)
+	if d < 0 {
+		return 0, fmt.Errorf("%s must not be negative", d)
 	}
 	return d, nil
 }

@@ -87,6 +87,23 @@ func TestParseSettingsAcceptsTypedAndCommandLineForms(t *testing.T) {
 	}
 }
 
+func TestParseSettingsAcceptsACacheTTLOfZero(t *testing.T) {
+	for _, v := range []string{"0s", "0"} {
+		t.Run(v, func(t *testing.T) {
+			got, err := stacks.ParseSettings(getter(map[string]any{
+				"primaryRegion": "us-east-1", "secondaryRegion": "us-east-2",
+				"streams": `[{"name":"s1","shardCount":2}]`, "activeRegionCacheTtl": v,
+			}))
+			if err != nil {
+				t.Fatalf("ParseSettings: got error %v, want 0 accepted (read the config for every batch)", err)
+			}
+			if got.ActiveRegionCacheTTL != 0 {
+				t.Errorf("got activeRegionCacheTtl %s, want 0s", got.ActiveRegionCacheTTL)
+			}
+		})
+	}
+}
+
 func TestParseSettingsRejectsBadContextNamingTheKey(t *testing.T) {
 	valid := func() map[string]any {
 		return map[string]any{
@@ -129,7 +146,7 @@ func TestParseSettingsRejectsBadContextNamingTheKey(t *testing.T) {
 		{"account malformed", "account", "12345", "account", "12-digit"},
 		{"ordering unknown", "orderingMode", "total", "orderingMode", "neither key nor strict"},
 		{"cache TTL malformed", "activeRegionCacheTtl", "5", "activeRegionCacheTtl", "Go duration"},
-		{"cache TTL negative", "activeRegionCacheTtl", "-1s", "activeRegionCacheTtl", "positive"},
+		{"cache TTL negative", "activeRegionCacheTtl", "-1s", "activeRegionCacheTtl", "must not be negative"},
 		{"retry attempts below -1", "mappingRetryAttempts", "-2", "mappingRetryAttempts", "out of range"},
 		{"retry attempts above limit", "mappingRetryAttempts", 10001.0, "mappingRetryAttempts", "out of range"},
 		{"record age below 60", "mappingMaxRecordAgeSeconds", "30", "mappingMaxRecordAgeSeconds", "-1 (unlimited) or from 60"},

@@ -18,7 +18,7 @@ func TestSeedEventOnDynamoDBCreatesConfigOnceAndNeverOverwrites(t *testing.T) {
 	ctx := inLambda("operator")
 	s, ddb := dynamoTables(t)
 	clock := t0
-	h := NewHandler(s, Clients{DynamoDB: ddb}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()))
+	h := NewHandler(s, Clients{DynamoDB: ddb}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()), noSettle)
 	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
 	create, err := os.ReadFile(filepath.Join("testdata", "cfn", "create.json"))
 	if err != nil {
@@ -85,7 +85,7 @@ func TestSeedEventOnDynamoDBCreatesConfigOnceAndNeverOverwrites(t *testing.T) {
 func TestSeedEventOnDynamoDBFailsWhenTheTableIsMissing(t *testing.T) {
 	s, ddb := dynamoTables(t)
 	s.ActiveRegionTable = "no-such-table"
-	h := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()))
+	h := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()), noSettle)
 	create, err := os.ReadFile(filepath.Join("testdata", "cfn", "create.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -300,3 +300,6 @@ func childShard(id string, parents ...string) kinesistypes.Shard {
 	}
 	return s
 }
+
+// noSettle skips the wait before the read-back of switches.
+var noSettle = WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() })

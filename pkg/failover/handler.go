@@ -71,11 +71,13 @@ type Handler struct {
 	kinesis     map[string]ListShardsAPI
 	log         *slog.Logger
 	now         func() time.Time
+	sleep       func(ctx context.Context, d time.Duration) error
 }
 
 type options struct {
 	log         *slog.Logger
 	now         func() time.Time
+	sleep       func(ctx context.Context, d time.Duration) error
 	configs     ConfigStore
 	checkpoints CheckpointLoader
 }
@@ -88,6 +90,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithClock sets the clock that stamps switches (default time.Now).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithSleep replaces the wait before the read-back of switches (default: a
+// timer that ends early with ctx), so tests need not wait.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *options) { o.sleep = sleep }
+}
 
 // WithStores replaces the DynamoDB-backed stores, for tests of the procedure.
 func WithStores(configs ConfigStore, checkpoints CheckpointLoader) Option {
@@ -107,9 +115,13 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if s.HistoryLimit <= 0 {
 		s.HistoryLimit = activeregion.DefaultHistoryLimit
 	}
+	if s.SwitchSettle <= 0 {
+		s.SwitchSettle = DefaultSwitchSettle
+	}
 	o := options{
-		log: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
-		now: time.Now,
+		log:   slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+		now:   time.Now,
+		sleep: sleepCtx,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -128,6 +140,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		kinesis:     c.Kinesis,
 		log:         o.log,
 		now:         o.now,
+		sleep:       o.sleep,
 	}
 }
 
@@ -358,6 +371,7 @@ func (inv *invocation) failover(ctx context.Context) error {
 	for _, cfg := range cfgs {
 		inv.report.Streams = append(inv.report.Streams, inv.switchStream(ctx, cfg))
 	}
+	inv.readBack(ctx)
 	inv.swapConcurrency(ctx)
 	return nil
 }

@@ -44,6 +44,10 @@ type fixture struct {
 	lambdas map[string]*fakeLambda
 	kinesis map[string]*fakeKinesis
 	log     *bytes.Buffer
+	// settles records the waits before read-backs; duringSettle, when set,
+	// runs in their place (another Region's write replicating in, say).
+	settles      []time.Duration
+	duringSettle func(ctx context.Context) error
 }
 
 func newFixture(s Settings, cfgs ...activeregion.Config) *fixture {
@@ -65,7 +69,14 @@ func newFixture(s Settings, cfgs ...activeregion.Config) *fixture {
 	f.h = NewHandler(s, Clients{Concurrency: conc, Kinesis: kin},
 		WithStores(f.configs, f.cps),
 		WithClock(func() time.Time { return now }),
-		WithLogger(slog.New(slog.NewJSONHandler(f.log, nil))))
+		WithLogger(slog.New(slog.NewJSONHandler(f.log, nil))),
+		WithSleep(func(ctx context.Context, d time.Duration) error {
+			f.settles = append(f.settles, d)
+			if f.duringSettle != nil {
+				return f.duringSettle(ctx)
+			}
+			return ctx.Err()
+		}))
 	return f
 }
 

@@ -98,7 +98,7 @@ func TestInitStatusFailoverFailbackOnDynamoDB(t *testing.T) {
 	s, ddb := dynamoTables(t)
 	clock := t0
 	kin := kinesisClients(t, map[string]int32{"s1": 2, "s2": 1})
-	h := NewHandler(s, Clients{DynamoDB: ddb, Kinesis: kin}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()))
+	h := NewHandler(s, Clients{DynamoDB: ddb, Kinesis: kin}, WithClock(func() time.Time { return clock }), WithLogger(discardLogger()), noSettle)
 	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
 	cps := checkpoint.NewStore(ddb, s.CheckpointTable)
 	save := func(c checkpoint.Checkpoint) {
@@ -184,7 +184,7 @@ func TestShardWithoutCheckpointWithholdsTheResumePointOnTheEmulators(t *testing.
 	s, ddb := dynamoTables(t)
 	stream := localaws.UniqueName(t.Name())
 	h := NewHandler(s, Clients{DynamoDB: ddb, Kinesis: kinesisClients(t, map[string]int32{stream: 2})},
-		WithClock(func() time.Time { return t0.Add(time.Hour) }), WithLogger(discardLogger()))
+		WithClock(func() time.Time { return t0.Add(time.Hour) }), WithLogger(discardLogger()), noSettle)
 	if _, err := activeregion.NewStore(ddb, s.ActiveRegionTable).Create(ctx, configAt(stream, east1)); err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +257,8 @@ func TestConcurrentFailoversOnDynamoDBHaveExactlyOneWinnerPerStream(t *testing.T
 	defer cancel()
 	s, ddb := dynamoTables(t)
 	paired := &pairedPuts{DynamoDBAPI: ddb, table: s.ActiveRegionTable, wait: map[string]chan struct{}{}}
-	setup := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()))
-	racer := NewHandler(s, Clients{DynamoDB: paired}, WithLogger(discardLogger()))
+	setup := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()), noSettle)
+	racer := NewHandler(s, Clients{DynamoDB: paired}, WithLogger(discardLogger()), noSettle)
 	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
 
 	for round := range 10 {
@@ -294,6 +294,7 @@ func TestNewFromEnvWorksAgainstTheEmulator(t *testing.T) {
 		"AWS_REGION":          east2,
 		"CHECKPOINT_TABLE":    s.CheckpointTable,
 		"ACTIVE_REGION_TABLE": s.ActiveRegionTable,
+		"SWITCH_SETTLE":       "10ms",
 	}
 	// The SDK reads its endpoint and credentials from the process
 	// environment, as it does in Lambda.

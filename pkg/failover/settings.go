@@ -31,6 +31,12 @@ type Settings struct {
 	// CrossRegionTimeout bounds each concurrency call: the previous Region may
 	// be down, and the SDK's retries must not hold the failover report back.
 	CrossRegionTimeout time.Duration
+	// SwitchSettle is how long a failover waits after its switches before
+	// reading them back: the config table is a global table, last writer
+	// wins across Regions, so a failover invoked at the same time in the
+	// other Region may overwrite a switch this one's conditional write
+	// reported as won. The wait lets such a write replicate in first.
+	SwitchSettle time.Duration
 }
 
 // Defaults of DESIGN.md and of the issue.
@@ -39,6 +45,7 @@ const (
 	DefaultActiveRegionTable  = "kdsActiveRegionConfig"
 	DefaultIdleShardThreshold = 5 * time.Minute
 	DefaultCrossRegionTimeout = 10 * time.Second
+	DefaultSwitchSettle       = 2 * time.Second
 )
 
 // regionPattern accepts every AWS Region name shape without a list that goes
@@ -47,7 +54,7 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
 // SettingsFromEnv reads REGIONS, CHECKPOINT_TABLE, ACTIVE_REGION_TABLE,
 // REPLICATOR_FUNCTION_NAME, AWS_REGION and the optional IDLE_SHARD_THRESHOLD
-// (Go duration) through getenv. Every error names the variable at fault.
+// and SWITCH_SETTLE (Go durations) through getenv. Every error names the variable at fault.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
 		OwnRegion:              strings.TrimSpace(getenv("AWS_REGION")),
@@ -57,6 +64,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		IdleShardThreshold:     DefaultIdleShardThreshold,
 		HistoryLimit:           activeregion.DefaultHistoryLimit,
 		CrossRegionTimeout:     DefaultCrossRegionTimeout,
+		SwitchSettle:           DefaultSwitchSettle,
 	}
 	regions, err := parseRegions(getenv("REGIONS"))
 	if err != nil {
@@ -72,6 +80,13 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			return Settings{}, fmt.Errorf("IDLE_SHARD_THRESHOLD %q is not a positive Go duration such as 5m", v)
 		}
 		s.IdleShardThreshold = d
+	}
+	if v := strings.TrimSpace(getenv("SWITCH_SETTLE")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Settings{}, fmt.Errorf("SWITCH_SETTLE %q is not a positive Go duration such as 2s (the read-back after a switch needs a wait to catch the other Region's write)", v)
+		}
+		s.SwitchSettle = d
 	}
 	return s, nil
 }

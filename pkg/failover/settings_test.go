@@ -22,7 +22,8 @@ func TestSettingsFromEnv(t *testing.T) {
 				return slices.Equal(s.Regions, []string{"us-east-1", "us-east-2"}) && s.OwnRegion == "us-east-2" &&
 					s.CheckpointTable == DefaultCheckpointTable && s.ActiveRegionTable == DefaultActiveRegionTable &&
 					s.ReplicatorFunctionName == "" && s.IdleShardThreshold == DefaultIdleShardThreshold &&
-					s.HistoryLimit == 20 && s.CrossRegionTimeout == DefaultCrossRegionTimeout
+					s.HistoryLimit == 20 && s.CrossRegionTimeout == DefaultCrossRegionTimeout &&
+					s.SwitchSettle == DefaultSwitchSettle
 			},
 		},
 		{
@@ -31,11 +32,12 @@ func TestSettingsFromEnv(t *testing.T) {
 				"REGIONS": " eu-west-1 , eu-central-1 ", "AWS_REGION": "eu-west-1",
 				"CHECKPOINT_TABLE": "cp", "ACTIVE_REGION_TABLE": "cfg",
 				"REPLICATOR_FUNCTION_NAME": "kds-crr-replicator", "IDLE_SHARD_THRESHOLD": "90s",
+				"SWITCH_SETTLE": "500ms",
 			},
 			want: func(s Settings) bool {
 				return slices.Equal(s.Regions, []string{"eu-west-1", "eu-central-1"}) && s.CheckpointTable == "cp" &&
 					s.ActiveRegionTable == "cfg" && s.ReplicatorFunctionName == "kds-crr-replicator" &&
-					s.IdleShardThreshold == 90*time.Second
+					s.IdleShardThreshold == 90*time.Second && s.SwitchSettle == 500*time.Millisecond
 			},
 		},
 		{name: "REGIONS missing", env: map[string]string{"AWS_REGION": "us-east-1"}, wantErr: "REGIONS"},
@@ -44,6 +46,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		{name: "not a Region", env: map[string]string{"REGIONS": "us-east-1,useast2", "AWS_REGION": "us-east-1"}, wantErr: `"useast2" is not an AWS Region`},
 		{name: "AWS_REGION missing", env: map[string]string{"REGIONS": "us-east-1,us-east-2"}, wantErr: "AWS_REGION"},
 		{name: "bad threshold", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "IDLE_SHARD_THRESHOLD": "5"}, wantErr: "IDLE_SHARD_THRESHOLD"},
+		{name: "settle not a duration", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "SWITCH_SETTLE": "2"}, wantErr: "SWITCH_SETTLE"},
+		{name: "settle zero", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "SWITCH_SETTLE": "0s"}, wantErr: "SWITCH_SETTLE"},
 		{name: "negative threshold", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "IDLE_SHARD_THRESHOLD": "-1m"}, wantErr: "IDLE_SHARD_THRESHOLD"},
 	}
 	for _, tt := range tests {
@@ -67,7 +71,7 @@ func TestSettingsFromEnv(t *testing.T) {
 
 func TestNewHandlerFillsZeroSettingsWithDefaults(t *testing.T) {
 	h := NewHandler(Settings{Regions: []string{east1, east2}}, Clients{}, WithStores(newFakeConfigs(), &fakeCheckpoints{}))
-	if got := h.settings; got.IdleShardThreshold != DefaultIdleShardThreshold || got.CrossRegionTimeout != DefaultCrossRegionTimeout || got.HistoryLimit != 20 {
-		t.Fatalf("got threshold %v, timeout %v, history limit %d; want the defaults", got.IdleShardThreshold, got.CrossRegionTimeout, got.HistoryLimit)
+	if got := h.settings; got.IdleShardThreshold != DefaultIdleShardThreshold || got.CrossRegionTimeout != DefaultCrossRegionTimeout || got.HistoryLimit != 20 || got.SwitchSettle != DefaultSwitchSettle {
+		t.Fatalf("got threshold %v, timeout %v, history limit %d, settle %v; want the defaults", got.IdleShardThreshold, got.CrossRegionTimeout, got.HistoryLimit, got.SwitchSettle)
 	}
 }

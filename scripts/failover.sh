@@ -183,7 +183,9 @@ else
   region_args=()
   [[ -z $invoke_region ]] || region_args=(--region "$invoke_region")
   echo "invoking $function_name${invoke_region:+ in $invoke_region} with $payload" >&2
-  meta=$(aws lambda invoke --function-name "$function_name" "${region_args[@]}" \
+  # --output json: the FunctionError check below reads JSON, whatever output
+  # format the user's CLI profile sets.
+  meta=$(aws lambda invoke --function-name "$function_name" "${region_args[@]}" --output json \
     --cli-binary-format raw-in-base64-out --payload "$payload" "$response") ||
     die "aws lambda invoke failed (see above)"
   function_error=$(sed -n 's/.*"FunctionError": *"\([^"]*\)".*/\1/p' <<<"$meta")
@@ -213,7 +215,7 @@ pretty "$response"
 summary_jq='
   "",
   "active Region: \(.activeRegion // "-")   previous: \(.previousRegion // "-")   dry run: \(.dryRun)",
-  (.streams[] | "  \(.streamName): \(.status), active in \(.activeRegion) at epoch \(.epoch), resume from \(.resumeFrom // "- (no checkpoint)")"),
+  (.streams[] | "  \(.streamName): \(.status), active in \(.activeRegion) at epoch \(.epoch), resume from \(.resumeFrom // "- (none: see warnings)")\(if .resumeFromUnverified then " (UNVERIFIED: shards not listed)" else "" end)"),
   "log-stream start (minimum over streams): \(.logStreamStart // "-")",
   (if (.warnings | length) > 0 then "warnings:", (.warnings[] | "  ! \(.)") else empty end)'
 unsettled_jq='[.streams[] | select(.status == "staleEpoch" or .status == "conflict" or .status == "failed")] | length'

@@ -505,9 +505,9 @@ func (inv *invocation) summarize() {
 	}
 	slices.Sort(previous)
 	r.PreviousRegion = strings.Join(previous, ",")
+	// The Region the streams are active in after the call, not the one
+	// asked for: a call that switched nothing must not claim the target.
 	switch {
-	case inv.req.TargetRegion != "":
-		r.ActiveRegion = inv.req.TargetRegion
 	case len(active) == 1:
 		r.ActiveRegion = active[0]
 	case len(active) > 1:

@@ -163,3 +163,45 @@ func equalDurations(a, b []time.Duration) bool {
 	}
 	return true
 }
+
+func TestTopLevelActiveRegionIsWhereTheStreamsAreActive(t *testing.T) {
+	tests := []struct {
+		name        string
+		cfgs        []activeregion.Config
+		payload     string
+		want        string
+		wantWarning []string
+	}{
+		{
+			name:    "every stream switched",
+			cfgs:    []activeregion.Config{configAt("s1", east1), configAt("s2", east1)},
+			payload: `{"targetRegion":"us-east-2"}`,
+			want:    east2,
+		},
+		{
+			name:    "nothing switched: the Region still active, not the target",
+			cfgs:    []activeregion.Config{configAt("s1", east1), configAt("s2", east1)},
+			payload: `{"targetRegion":"us-east-2","expectedEpoch":5}`,
+			want:    east1,
+		},
+		{
+			name:        "streams left in different Regions: empty, with a warning",
+			cfgs:        []activeregion.Config{configAt("s1", east1), configAt("s2", east1, east2, east1)},
+			payload:     `{"targetRegion":"us-east-2","expectedEpoch":1}`,
+			want:        "",
+			wantWarning: []string{"active in different Regions", "us-east-1, us-east-2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(testSettings(), tt.cfgs...)
+			r := f.handle(t, context.Background(), tt.payload)
+			if r.ActiveRegion != tt.want {
+				t.Errorf("got activeRegion %q, want %q (streams %v)", r.ActiveRegion, tt.want, statuses(r))
+			}
+			if tt.wantWarning != nil && !hasLine(r.Warnings, tt.wantWarning...) {
+				t.Errorf("got warnings %q, want one with %q", r.Warnings, tt.wantWarning)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -157,5 +158,54 @@ func TestFailoverScriptAgainstALocalRuntimeEmulator(t *testing.T) {
 	last := cfg.History[len(cfg.History)-1]
 	if cfg.ActiveRegion != regionB || cfg.Epoch != 2 || last.Reason != `us-east-1 "impaired"\now` || last.RequestedBy != "tester" {
 		t.Fatalf("got config %+v, want the script's failover recorded with its reason and requester", cfg)
+	}
+}
+
+// TestFailoverScriptAsksTheAWSCLIForJSON runs the script against a stand-in
+// aws CLI on PATH that, like a profile with output = text, answers in text
+// unless --output json is passed: the script must still see the function
+// error in the invocation's metadata.
+func TestFailoverScriptAsksTheAWSCLIForJSON(t *testing.T) {
+	root, err := localaws.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	argsFile := filepath.Join(bin, "args")
+	fakeAWS := `#!/usr/bin/env bash
+printf '%s\n' "$@" > "` + argsFile + `"
+out=${@: -1}
+printf '%s' '{"errorMessage":"bad failover request: no config item","errorType":"errorString"}' > "$out"
+json=false
+prev=""
+for a in "$@"; do
+  [[ $prev == --output && $a == json ]] && json=true
+  prev=$a
+done
+if $json; then
+  printf '{\n    "StatusCode": 200,\n    "FunctionError": "Unhandled",\n    "ExecutedVersion": "$LATEST"\n}\n'
+else
+  printf '$LATEST\tUnhandled\t200\n'
+fi
+`
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(fakeAWS), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "failover.sh"), "--to", "us-east-2", "--streams", "nosuch")
+	cmd.Env = append(cmd.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "USER=tester")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("got %v, want exit code 1\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("failover function error (Unhandled)")) {
+		t.Errorf("got output\n%s\nwant the function error reported", out)
+	}
+	args, err := os.ReadFile(argsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(args, []byte("--output\njson\n")) || !bytes.Contains(args, []byte("--region\nus-east-2\n")) {
+		t.Errorf("got aws arguments\n%s\nwant --output json and --region us-east-2", args)
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 )
 
 // BenchmarkFailoverOnDynamoDB measures one failover call on the DynamoDB
 // emulator: each iteration flips every stream to the other Region (a real
-// fenced write per stream) and reads 4 shard checkpoints per stream. The
+// fenced write per stream), reads 4 shard checkpoints per stream and lists
+// the stream's shards on kinesalite. The
 // settle wait before the read-back (SWITCH_SETTLE, 2s by default) is left
 // out: it adds that much to every call that switches.
 func BenchmarkFailoverOnDynamoDB(b *testing.B) {
@@ -21,11 +23,16 @@ func BenchmarkFailoverOnDynamoDB(b *testing.B) {
 		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
 			ctx := context.Background()
 			s, ddb := dynamoTables(b)
-			h := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()), noSettle)
 			var names []string
+			shards := map[string]int32{}
+			prefix := localaws.UniqueName(b.Name())
+			for i := range streams {
+				shards[fmt.Sprintf("%s-%d", prefix, i)] = 4
+			}
+			h := NewHandler(s, Clients{DynamoDB: ddb, Kinesis: kinesisClients(b, shards)}, WithLogger(discardLogger()), noSettle)
 			cps := checkpoint.NewStore(ddb, s.CheckpointTable)
 			for i := range streams {
-				name := fmt.Sprintf("s%d", i)
+				name := fmt.Sprintf("%s-%d", prefix, i)
 				names = append(names, fmt.Sprintf("%q", name))
 				for shard := range 4 {
 					if _, err := cps.Save(ctx, cp(name, fmt.Sprintf("shardId-%012d", shard), time.Now().UTC(), east1, 1)); err != nil {
@@ -44,8 +51,8 @@ func BenchmarkFailoverOnDynamoDB(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if got := r.Streams[0].Status; got != StatusSwitched {
-					b.Fatalf("got status %q, want switched", got)
+				if got := r.Streams[0].Status; got != StatusSwitched || r.Streams[0].ResumeFrom == nil {
+					b.Fatalf("got status %q, resumeFrom %v, want switched with a resume point\nwarnings: %q", got, deref(r.Streams[0].ResumeFrom), r.Warnings)
 				}
 			}
 		})

@@ -59,7 +59,7 @@ func dynamoTables(t testing.TB) (Settings, *dynamodb.Client) {
 // kinesisClients creates the streams, with their shard counts, in both
 // Regions' emulators and returns the clients a Handler lists shards with.
 // A stream left by an earlier run of the same test is reused.
-func kinesisClients(t *testing.T, streams map[string]int32) map[string]ListShardsAPI {
+func kinesisClients(t testing.TB, streams map[string]int32) map[string]ListShardsAPI {
 	t.Helper()
 	emu := emulators.Get(t)
 	clients := map[string]ListShardsAPI{}

@@ -366,7 +366,16 @@ func (inv *invocation) failover(ctx context.Context) error {
 	}
 	target := inv.req.TargetRegion
 	if own := inv.h.settings.OwnRegion; own != target {
-		inv.warn("this function runs in %s but activates %s: invoke the failover function of the Region to activate, the other may be impaired", own, target)
+		// The switch must land in the target Region's replica of the global
+		// table: its replicator decides with consistent reads of that
+		// replica, and a switch written elsewhere reaches it only after the
+		// table's replication delay, in which it would skip records
+		// produced there after the switch.
+		if !inv.req.DryRun {
+			return fmt.Errorf("%w: this function runs in %s and cannot activate %s: invoke the failover function in %s (its stack output FailoverCommand)",
+				ErrBadRequest, own, target, target)
+		}
+		inv.warn("this function runs in %s but activates %s: a real failover must be invoked in %s", own, target, target)
 	}
 	for _, cfg := range cfgs {
 		inv.report.Streams = append(inv.report.Streams, inv.switchStream(ctx, cfg))

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
@@ -39,6 +40,7 @@ func testSettings() Settings {
 
 type fixture struct {
 	h       *Handler
+	in      map[string]*Handler // the same function deployed in each Region
 	configs *fakeConfigs
 	cps     *fakeCheckpoints
 	lambdas map[string]*fakeLambda
@@ -66,23 +68,44 @@ func newFixture(s Settings, cfgs ...activeregion.Config) *fixture {
 	for r, k := range f.kinesis {
 		kin[r] = k
 	}
-	f.h = NewHandler(s, Clients{Concurrency: conc, Kinesis: kin},
-		WithStores(f.configs, f.cps),
-		WithClock(func() time.Time { return now }),
-		WithLogger(slog.New(slog.NewJSONHandler(f.log, nil))),
-		WithSleep(func(ctx context.Context, d time.Duration) error {
-			f.settles = append(f.settles, d)
-			if f.duringSettle != nil {
-				return f.duringSettle(ctx)
-			}
-			return ctx.Err()
-		}))
+	newIn := func(region string) *Handler {
+		inRegion := s
+		inRegion.OwnRegion = region
+		return NewHandler(inRegion, Clients{Concurrency: conc, Kinesis: kin},
+			WithStores(f.configs, f.cps),
+			WithClock(func() time.Time { return now }),
+			WithLogger(slog.New(slog.NewJSONHandler(f.log, nil))),
+			WithSleep(func(ctx context.Context, d time.Duration) error {
+				f.settles = append(f.settles, d)
+				if f.duringSettle != nil {
+					return f.duringSettle(ctx)
+				}
+				return ctx.Err()
+			}))
+	}
+	f.in = map[string]*Handler{}
+	for _, r := range s.Regions {
+		f.in[r] = newIn(r)
+	}
+	f.h = f.in[s.OwnRegion]
 	return f
 }
 
+// handle invokes the function the way the runbook says: a failover in the
+// Region it activates, anything else in the fixture's own Region.
 func (f *fixture) handle(t *testing.T, ctx context.Context, payload string) Report {
 	t.Helper()
-	r, err := f.h.Handle(ctx, json.RawMessage(payload))
+	h := f.h
+	var req struct {
+		Action       string `json:"action"`
+		TargetRegion string `json:"targetRegion"`
+	}
+	if json.Unmarshal([]byte(payload), &req) == nil && (req.Action == "" || req.Action == ActionFailover) && req.TargetRegion != "" {
+		if in, ok := f.in[req.TargetRegion]; ok {
+			h = in
+		}
+	}
+	r, err := h.Handle(ctx, json.RawMessage(payload))
 	if err != nil {
 		t.Fatalf("Handle(%s): got error %v, want a report", payload, err)
 	}
@@ -846,11 +869,25 @@ func TestReportIsLoggedAsOneJSONAuditLine(t *testing.T) {
 	}
 }
 
-func TestRunningOutsideTheTargetRegionIsAWarning(t *testing.T) {
+func TestFailoverOutsideTheTargetRegionIsRefused(t *testing.T) {
+	// us-east-2's function must not activate us-east-1: us-east-1's
+	// replicator would see the switch only after the global table's delay,
+	// and skip what was produced there meanwhile.
 	f := newFixture(testSettings(), configAt("s1", east2))
-	r := f.handle(t, context.Background(), `{"targetRegion":"us-east-1"}`)
+	_, err := f.h.Handle(context.Background(), json.RawMessage(`{"targetRegion":"us-east-1"}`))
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "invoke the failover function in us-east-1") {
+		t.Fatalf("got error %v, want a bad request telling where to invoke", err)
+	}
+	if got := f.configs.item("s1"); got.ActiveRegion != east2 || got.Epoch != 1 {
+		t.Fatalf("got s1 active in %s at epoch %d, want unchanged", got.ActiveRegion, got.Epoch)
+	}
+
+	r, err := f.h.Handle(context.Background(), json.RawMessage(`{"targetRegion":"us-east-1","dryRun":true}`))
+	if err != nil {
+		t.Fatalf("dry run: got error %v, want a report", err)
+	}
 	if !hasLine(r.Warnings, "runs in us-east-2 but activates us-east-1") {
-		t.Errorf("got warnings %q, want one about the invoking Region", r.Warnings)
+		t.Errorf("dry run: got warnings %q, want one about the invoking Region", r.Warnings)
 	}
 }
 

@@ -40,7 +40,17 @@ func (w *world) serveRIE(t *testing.T) (*rie, string) {
 		r.mu.Lock()
 		r.payloads = append(r.payloads, string(body))
 		r.mu.Unlock()
-		out, err := w.failoverIn[regionB].Invoke(req.Context(), body)
+		// Like failover.sh against AWS (--region defaults to --to), a
+		// failover is served by the function of the Region it activates.
+		in := regionB
+		var target struct {
+			Action       string `json:"action"`
+			TargetRegion string `json:"targetRegion"`
+		}
+		if json.Unmarshal(body, &target) == nil && target.Action == "" && target.TargetRegion == regionA {
+			in = regionA
+		}
+		out, err := w.failoverIn[in].Invoke(req.Context(), body)
 		if err != nil {
 			out, _ = json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": "errorString"})
 		}

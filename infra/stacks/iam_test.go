@@ -47,7 +47,7 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/clicks",
 				})},
 				"ReadActiveRegionConfig": {Actions: []string{"dynamodb:GetItem"}, Resources: tables("kdsActiveRegionConfig")},
-				"WriteCheckpoints":       {Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, Resources: tables("kdsReplicationCheckpoint")},
+				"WriteCheckpoints":       {Actions: []string{"dynamodb:PutItem"}, Resources: tables("kdsReplicationCheckpoint")},
 				"SendFailedBatches":      {Actions: []string{"sqs:SendMessage"}, Resources: []string{"${" + queue.LogicalID + ".Arn}"}},
 			}
 			if got := statementsBySid(t, tpl, "ReplicatorRole"); !reflect.DeepEqual(got, want) {
@@ -93,9 +93,9 @@ func TestFailoverMayOnlyTouchTheTablesReplicatorConcurrencyAndShardLists(t *test
 	}
 	want := map[string]statement{
 		"WriteOwnLogs": {Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{logs}},
-		"SwitchActiveRegion": {Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"},
+		"SwitchActiveRegion": {Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"},
 			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsActiveRegionConfig")},
-		"ReadCheckpoints": {Actions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+		"ReadCheckpoints": {Actions: []string{"dynamodb:Query"},
 			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsReplicationCheckpoint")},
 		"ParkAndUnparkReplicators": {Actions: []string{"lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"},
 			Resources: both("arn:aws:lambda:{R}:" + acct + ":function:kds-crr-replicator")},

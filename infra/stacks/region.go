@@ -228,7 +228,7 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 		[]string{"dynamodb:GetItem"},
 		rs.tableArns(ActiveRegionTableName)))
 	role.AddToPrincipalPolicy(statement("WriteCheckpoints",
-		[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		[]string{"dynamodb:PutItem"},
 		rs.tableArns(CheckpointTableName)))
 	role.AddToPrincipalPolicy(statement("SendFailedBatches",
 		[]string{"sqs:SendMessage"},
@@ -284,10 +284,10 @@ func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 	logGroup := rs.newLogGroup("FailoverLogs", FailoverFunctionName)
 	role := rs.newFunctionRole("FailoverRole", logGroup)
 	role.AddToPrincipalPolicy(statement("SwitchActiveRegion",
-		[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"},
+		[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"},
 		rs.tableArns(ActiveRegionTableName)))
 	role.AddToPrincipalPolicy(statement("ReadCheckpoints",
-		[]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+		[]string{"dynamodb:Query"},
 		rs.tableArns(CheckpointTableName)))
 	role.AddToPrincipalPolicy(statement("ListStreamShards",
 		[]string{"kinesis:ListShards"},

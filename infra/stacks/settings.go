@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 )
 
 // Context keys, as given with `cdk -c key=value` or in cdk.json.
@@ -154,6 +156,9 @@ func ParseSettings(get func(key string) any) (Settings, error) {
 	add(KeyOrderingMode, err)
 
 	s.ActiveRegionCacheTTL, err = nonNegativeDuration(get(KeyActiveRegionCacheTTL), DefaultActiveRegionCacheTTL)
+	if err == nil && s.ActiveRegionCacheTTL > replicator.MaxCacheTTL {
+		err = fmt.Errorf("%s is over %s: the replicator refuses it, since its switchover hold must fit one invocation", s.ActiveRegionCacheTTL, replicator.MaxCacheTTL)
+	}
 	add(KeyActiveRegionCacheTTL, err)
 
 	s.MappingRetryAttempts, err = intInRange(get(KeyMappingRetryAttempts), DefaultMappingRetryAttempts, -1, 10000)

@@ -147,6 +147,7 @@ func TestParseSettingsRejectsBadContextNamingTheKey(t *testing.T) {
 		{"ordering unknown", "orderingMode", "total", "orderingMode", "neither key nor strict"},
 		{"cache TTL malformed", "activeRegionCacheTtl", "5", "activeRegionCacheTtl", "Go duration"},
 		{"cache TTL negative", "activeRegionCacheTtl", "-1s", "activeRegionCacheTtl", "must not be negative"},
+		{"cache TTL over the replicator's limit", "activeRegionCacheTtl", "31s", "activeRegionCacheTtl", "is over 30s"},
 		{"retry attempts below -1", "mappingRetryAttempts", "-2", "mappingRetryAttempts", "out of range"},
 		{"retry attempts above limit", "mappingRetryAttempts", 10001.0, "mappingRetryAttempts", "out of range"},
 		{"record age below 60", "mappingMaxRecordAgeSeconds", "30", "mappingMaxRecordAgeSeconds", "-1 (unlimited) or from 60"},

@@ -1,7 +1,6 @@
 package activeregion
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -26,12 +25,8 @@ func TestMain(m *testing.M) {
 // newConfigTable creates a config table of its own for the test on dynalite.
 func newConfigTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	client := localaws.DynamoDBClient("us-east-1", emulators.Get(t).DynamoDB)
-	name := localaws.UniqueName(t.Name())
-	if err := localaws.CreateTables(context.Background(), client, name+".checkpoint", name+".config"); err != nil {
-		t.Fatal(err)
-	}
-	return client, name + ".config"
+	client, _, table := emulators.Tables(t)
+	return client, table
 }
 
 // readItemFixture reads a raw item in DynamoDB JSON ({"attr":{"S":"…"}}), the

@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"context"
 	"os"
 	"testing"
 
@@ -24,10 +23,6 @@ func TestMain(m *testing.M) {
 // dynalite.
 func newCheckpointTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	client := localaws.DynamoDBClient("us-east-1", emulators.Get(t).DynamoDB)
-	name := localaws.UniqueName(t.Name())
-	if err := localaws.CreateTables(context.Background(), client, name+".checkpoint", name+".config"); err != nil {
-		t.Fatal(err)
-	}
-	return client, name + ".checkpoint"
+	client, table, _ := emulators.Tables(t)
+	return client, table
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // Shared starts the emulators on the first test that needs them and keeps
@@ -64,4 +66,17 @@ func UniqueName(testName string) string {
 		safe = safe[:100]
 	}
 	return fmt.Sprintf("%s-%d", safe, n)
+}
+
+// Tables creates, on the shared DynamoDB emulator, a checkpoint table and a
+// config table of the test's own, and returns a client and their names.
+func (s *Shared) Tables(t testing.TB) (client *dynamodb.Client, checkpointTable, configTable string) {
+	t.Helper()
+	client = DynamoDBClient("us-east-1", s.Get(t).DynamoDB)
+	name := UniqueName(t.Name())
+	checkpointTable, configTable = name+".checkpoint", name+".config"
+	if err := CreateTables(context.Background(), client, checkpointTable, configTable); err != nil {
+		t.Fatal(err)
+	}
+	return client, checkpointTable, configTable
 }

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
 
 // Context keys, as given with `cdk -c key=value` or in cdk.json.
@@ -94,10 +96,8 @@ func (s Settings) StreamNames() []string {
 }
 
 var (
-	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	accountPattern    = regexp.MustCompile(`^[0-9]{12}$`)
-	streamNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
-	emailPattern      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	emailPattern   = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // ParseSettings reads and validates the context through get, which returns
@@ -194,7 +194,7 @@ func requiredRegion(v any) (string, error) {
 	if r == "" {
 		return "", errors.New("missing: give a Region name such as us-east-1")
 	}
-	if !regionPattern.MatchString(r) {
+	if !awsregion.Valid(r) {
 		return "", fmt.Errorf("%q is not a Region name such as us-east-1", r)
 	}
 	return r, nil
@@ -230,7 +230,7 @@ func parseStreams(v any) ([]StreamSpec, error) {
 	}
 	seen := make(map[string]bool, len(streams))
 	for i, st := range streams {
-		if !streamNamePattern.MatchString(st.Name) {
+		if streamarn.ValidateStreamName(st.Name) != nil {
 			return nil, fmt.Errorf("stream %d: name %q is not a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)", i, st.Name)
 		}
 		if seen[st.Name] {

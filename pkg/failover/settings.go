@@ -2,12 +2,12 @@ package failover
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
 )
 
 // Settings is the failover function's environment contract (DESIGN.md),
@@ -47,10 +47,6 @@ const (
 	DefaultCrossRegionTimeout = 10 * time.Second
 	DefaultSwitchSettle       = 2 * time.Second
 )
-
-// regionPattern accepts every AWS Region name shape without a list that goes
-// stale when AWS opens a Region.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
 // SettingsFromEnv reads REGIONS, CHECKPOINT_TABLE, ACTIVE_REGION_TABLE,
 // REPLICATOR_FUNCTION_NAME, AWS_REGION and the optional IDLE_SHARD_THRESHOLD
@@ -98,7 +94,7 @@ func parseRegions(v string) ([]string, error) {
 		if r == "" {
 			continue
 		}
-		if !regionPattern.MatchString(r) {
+		if !awsregion.Valid(r) {
 			return nil, fmt.Errorf("%q is not an AWS Region name", r)
 		}
 		if slices.Contains(regions, r) {

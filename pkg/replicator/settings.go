@@ -2,10 +2,10 @@ package replicator
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
@@ -38,14 +38,6 @@ const (
 	DefaultMetricsNamespace     = "KinesisReplication"
 )
 
-// regionPattern accepts every AWS Region name shape (us-east-1,
-// ap-southeast-4, us-gov-west-1, eu-isoe-west-1) without a list that goes
-// stale when AWS opens a Region.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-
-// ValidRegion reports whether s has the shape of an AWS Region name.
-func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
-
 // SettingsFromEnv reads the environment through getenv (os.Getenv in main).
 // Every error names the variable and the value at fault.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
@@ -63,11 +55,11 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	switch {
 	case s.TargetRegion == "":
 		return Settings{}, fmt.Errorf("TARGET_REGION is required: the Region to replicate to, e.g. us-east-2")
-	case !ValidRegion(s.TargetRegion):
+	case !awsregion.Valid(s.TargetRegion):
 		return Settings{}, fmt.Errorf("TARGET_REGION %q is not an AWS Region name", s.TargetRegion)
 	case s.OwnRegion != "" && s.OwnRegion == s.TargetRegion:
 		return Settings{}, fmt.Errorf("TARGET_REGION %q is the function's own Region (AWS_REGION): records would replicate onto themselves", s.TargetRegion)
-	case s.MetricsMirrorRegion != "" && !ValidRegion(s.MetricsMirrorRegion):
+	case s.MetricsMirrorRegion != "" && !awsregion.Valid(s.MetricsMirrorRegion):
 		return Settings{}, fmt.Errorf("METRICS_MIRROR_REGION %q is not an AWS Region name", s.MetricsMirrorRegion)
 	}
 

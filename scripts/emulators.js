@@ -1,6 +1,9 @@
 // Starts the local AWS emulators on loopback, on free ports, and prints one JSON
-// line with their endpoints: {"kinesis":["http://127.0.0.1:P1",...],"dynamodb":"http://127.0.0.1:P"}.
-// Usage: node scripts/emulators.js [kinesisCount]
+// line with their endpoints:
+// {"kinesis":["http://127.0.0.1:P1",...],"dynamodb":"http://127.0.0.1:D1","dynamodbs":["http://127.0.0.1:D1",...]}.
+// "dynamodb" is the first of "dynamodbs", for callers that want one DynamoDB
+// standing for the global tables; pkg/localworld starts one per Region.
+// Usage: node scripts/emulators.js [kinesisCount [dynamodbCount]]
 // It exits when its standard input closes, so a parent that dies never leaves
 // emulators behind.
 'use strict';
@@ -11,6 +14,11 @@ const dynalite = require('dynalite');
 const kinesisCount = Number(process.argv[2] || 2);
 if (!Number.isInteger(kinesisCount) || kinesisCount < 0 || kinesisCount > 8) {
   console.error(`emulators: kinesisCount must be 0..8, got ${process.argv[2]}`);
+  process.exit(2);
+}
+const dynamodbCount = Number(process.argv[3] || 1);
+if (!Number.isInteger(dynamodbCount) || dynamodbCount < 1 || dynamodbCount > 8) {
+  console.error(`emulators: dynamodbCount must be 1..8, got ${process.argv[3]}`);
   process.exit(2);
 }
 
@@ -41,10 +49,13 @@ async function main() {
     servers.push(s);
     kinesis.push(await listen(s));
   }
-  const d = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  servers.push(d);
-  const dynamodb = await listen(d);
-  process.stdout.write(JSON.stringify({ kinesis, dynamodb }) + '\n');
+  const dynamodbs = [];
+  for (let i = 0; i < dynamodbCount; i++) {
+    const d = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    servers.push(d);
+    dynamodbs.push(await listen(d));
+  }
+  process.stdout.write(JSON.stringify({ kinesis, dynamodb: dynamodbs[0], dynamodbs }) + '\n');
 
   const stop = () => {
     for (const s of servers) s.close();

@@ -27,6 +27,8 @@ usage: scripts/failover.sh (--to REGION | --status | --init --to REGION --stream
   --requested-by NAME   recorded in the history (default: $USER)
   --expected-epoch N    fence: switch only streams still at epoch N
   --park-previous       also set the previous Region's replicator to reserved concurrency 0
+  --mode rewind|drain   what happens to the old Region's backlog (default rewind: producers resend from resumeFrom)
+  --force               switch even if the previous switch has not settled (it then starts when that one has)
   --ignore-shards S:ID,…  leave shard ID of stream S out of its resume point (idle or closed shards)
   --function NAME       failover function name (default kds-crr-failover)
   --region REGION       Region to invoke in (default: --to; for --status, the AWS CLI's default)
@@ -53,6 +55,7 @@ shard_re='^shardId-[0-9]{12}$'
 action=failover
 to="" streams="" dry_run=false reason="" requested_by="${USER:-}" expected_epoch=""
 park_previous=false ignore_shards="" function_name=kds-crr-failover region="" local_url="" out=""
+mode="" force=false
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -65,6 +68,8 @@ while [[ $# -gt 0 ]]; do
     --requested-by) need_value "$@"; requested_by=$2; shift 2 ;;
     --expected-epoch) need_value "$@"; expected_epoch=$2; shift 2 ;;
     --park-previous) park_previous=true; shift ;;
+    --mode) need_value "$@"; mode=$2; shift 2 ;;
+    --force) force=true; shift ;;
     --ignore-shards) need_value "$@"; ignore_shards=$2; shift 2 ;;
     --function) need_value "$@"; function_name=$2; shift 2 ;;
     --region) need_value "$@"; region=$2; shift 2 ;;
@@ -87,6 +92,11 @@ esac
 if [[ $action != failover ]]; then
   [[ -z $expected_epoch ]] || die "--expected-epoch only applies to a failover"
   [[ $park_previous == false ]] || die "--park-previous only applies to a failover"
+  [[ -z $mode ]] || die "--mode only applies to a failover"
+  [[ $force == false ]] || die "--force only applies to a failover"
+fi
+if [[ -n $mode && $mode != rewind && $mode != drain ]]; then
+  die "--mode '$mode' is not rewind or drain"
 fi
 if [[ $action == init && -z $streams ]]; then
   die "--init needs --streams"
@@ -141,6 +151,8 @@ fi
 [[ -z $requested_by || $action == status ]] || fields+=("\"requestedBy\":$(json_string "$requested_by")")
 [[ -z $expected_epoch ]] || fields+=("\"expectedEpoch\":$expected_epoch")
 [[ $park_previous == false ]] || fields+=('"parkPrevious":true')
+[[ -z $mode ]] || fields+=("\"mode\":\"$mode\"")
+[[ $force == false ]] || fields+=('"force":true')
 if [[ -n $ignore_shards ]]; then
   # Grouped by stream without associative arrays, which macOS's bash 3.2 lacks.
   IFS=, read -r -a pairs <<<"$ignore_shards"
@@ -184,8 +196,9 @@ else
   [[ -z $invoke_region ]] || region_args=(--region "$invoke_region")
   echo "invoking $function_name${invoke_region:+ in $invoke_region} with $payload" >&2
   # --output json: the FunctionError check below reads JSON, whatever output
-  # format the user's CLI profile sets.
-  meta=$(aws lambda invoke --function-name "$function_name" "${region_args[@]}" --output json \
+  # format the user's CLI profile sets. The read timeout outlasts the
+  # function's 5-minute timeout (a call waits for a hanging old Region).
+  meta=$(aws lambda invoke --function-name "$function_name" "${region_args[@]}" --output json --cli-read-timeout 330 \
     --cli-binary-format raw-in-base64-out --payload "$payload" "$response") ||
     die "aws lambda invoke failed (see above)"
   function_error=$(sed -n 's/.*"FunctionError": *"\([^"]*\)".*/\1/p' <<<"$meta")

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kinesis-crr/kinesis-crr/infra/stacks"
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
@@ -53,6 +56,14 @@ func TestDeployedConfigurationIsAcceptedByTheFunctions(t *testing.T) {
 				fs, err := failover.SettingsFromEnv(lambdaEnv(t, tpl, stacks.FailoverFunctionName, region))
 				if err != nil {
 					t.Fatalf("failover settings: %v", err)
+				}
+				// The switchover times derive from the cache TTL: the
+				// failover function must work with the replicators' value.
+				if fs.CacheTTL != rs.CacheTTL || fs.CacheTTL != s.settings.ActiveRegionCacheTTL {
+					t.Errorf("cache TTL: failover got %s, replicator %s, want both %s", fs.CacheTTL, rs.CacheTTL, s.settings.ActiveRegionCacheTTL)
+				}
+				if want := s.settings.HistoryRetention(); fs.HistoryRetention != want || want < 24*time.Hour {
+					t.Errorf("history retention: failover got %s, want %s (the longest stream retention, at least 24h)", fs.HistoryRetention, want)
 				}
 
 				_, _, request := seedParts(t, tpl)
@@ -158,6 +169,82 @@ func (m *memoryConfigs) Switch(context.Context, string, activeregion.Switch) (ac
 	return activeregion.Config{}, errors.New("the seed never switches the active Region")
 }
 
+// RecordVisibility is activeregion.Store's: it sets v's times on the
+// current history entry while that is still v.Epoch written by v.RequestID.
+func (m *memoryConfigs) RecordVisibility(_ context.Context, stream string, v activeregion.Visibility) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cfg, ok := m.items[stream]
+	if !ok {
+		return false, fmt.Errorf("record visibility of stream %s epoch %d: %w", stream, v.Epoch, activeregion.ErrNotFound)
+	}
+	if len(cfg.History) == 0 || cfg.Epoch != v.Epoch || cfg.History[len(cfg.History)-1].RequestID != v.RequestID {
+		return false, nil
+	}
+	// A copy, so that items handed out by Get before stay as they were.
+	cfg.History = slices.Clone(cfg.History)
+	last := &cfg.History[len(cfg.History)-1]
+	visible, settled := v.VisibleBy.UTC(), v.SettledAt.UTC()
+	last.VisibleBy, last.SettledAt = &visible, &settled
+	last.ResumeFrom = nil
+	if v.ResumeFrom != nil {
+		from := v.ResumeFrom.UTC()
+		last.ResumeFrom = &from
+	}
+	m.items[stream] = cfg
+	return true, nil
+}
+
+func TestMemoryConfigsRecordVisibilityOnlyOnTheEntryItNames(t *testing.T) {
+	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	visible, settled, from := since.Add(time.Second), since.Add(20*time.Second), since.Add(-time.Minute)
+	item := activeregion.Config{StreamName: "s1", ActiveRegion: "us-east-2", ActiveSince: since, Epoch: 2, History: []activeregion.Epoch{
+		{Region: "us-east-1", Since: since.Add(-time.Hour), Epoch: 1},
+		{Region: "us-east-2", Since: since, Epoch: 2, RequestID: "req-2"},
+	}}
+	tests := []struct {
+		name   string
+		stream string
+		v      activeregion.Visibility
+		want   bool
+	}{
+		{"current entry", "s1", activeregion.Visibility{Epoch: 2, RequestID: "req-2", VisibleBy: visible, SettledAt: settled, ResumeFrom: &from}, true},
+		{"stale epoch", "s1", activeregion.Visibility{Epoch: 1, RequestID: "req-2", VisibleBy: visible, SettledAt: settled}, false},
+		{"another request", "s1", activeregion.Visibility{Epoch: 2, RequestID: "req-other", VisibleBy: visible, SettledAt: settled}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &memoryConfigs{items: map[string]activeregion.Config{"s1": item}}
+			before, _ := m.Get(context.Background(), "s1")
+			got, err := m.RecordVisibility(context.Background(), tt.stream, tt.v)
+			if err != nil || got != tt.want {
+				t.Fatalf("got (%v, %v), want (%v, nil)", got, err, tt.want)
+			}
+			after, _ := m.Get(context.Background(), "s1")
+			last := after.History[len(after.History)-1]
+			if !tt.want {
+				if !reflect.DeepEqual(after, item) {
+					t.Errorf("got item %+v, want it unchanged", after)
+				}
+				return
+			}
+			if last.VisibleBy == nil || !last.VisibleBy.Equal(visible) || last.SettledAt == nil || !last.SettledAt.Equal(settled) ||
+				last.ResumeFrom == nil || !last.ResumeFrom.Equal(from) {
+				t.Errorf("got last entry %+v, want visibleBy %s, settledAt %s, resumeFrom %s", last, visible, settled, from)
+			}
+			if !reflect.DeepEqual(after.History[0], item.History[0]) || before.History[1].VisibleBy != nil {
+				t.Errorf("got history %+v (earlier read %+v), want only the current entry of the stored item changed", after.History, before.History)
+			}
+		})
+	}
+	m := &memoryConfigs{items: map[string]activeregion.Config{}}
+	if _, err := m.RecordVisibility(context.Background(), "missing", activeregion.Visibility{Epoch: 1}); !errors.Is(err, activeregion.ErrNotFound) {
+		t.Errorf("missing stream: got %v, want activeregion.ErrNotFound", err)
+	}
+}
+
 type noCheckpoints struct{}
 
-func (noCheckpoints) Load(context.Context, string) ([]checkpoint.Checkpoint, error) { return nil, nil }
+func (noCheckpoints) Load(context.Context, string, string) ([]checkpoint.Checkpoint, error) {
+	return nil, nil
+}

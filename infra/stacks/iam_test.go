@@ -1,7 +1,9 @@
 package stacks_test
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,14 +48,96 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/orders",
 					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/clicks",
 				})},
-				"ReadActiveRegionConfig": {Actions: []string{"dynamodb:GetItem"}, Resources: tables("kdsActiveRegionConfig")},
-				"WriteCheckpoints":       {Actions: []string{"dynamodb:PutItem"}, Resources: tables("kdsReplicationCheckpoint")},
-				"SendFailedBatches":      {Actions: []string{"sqs:SendMessage"}, Resources: []string{"${" + queue.LogicalID + ".Arn}"}},
+				"ReadActiveRegionConfig": {Actions: []string{"dynamodb:GetItem"},
+					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsActiveRegionConfig"}},
+				"FenceReadTargetRegionConfig": {Actions: []string{"dynamodb:GetItem"},
+					Resources: []string{"arn:aws:dynamodb:" + tt.other + ":" + acct + ":table/kdsActiveRegionConfig"}},
+				"WriteCheckpoints": {Actions: []string{"dynamodb:PutItem"}, Resources: tables("kdsReplicationCheckpoint")},
+				"MarkShardsDrained": {Actions: []string{"dynamodb:UpdateItem"},
+					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsReplicationCheckpoint"}},
+				"SendFailedBatches": {Actions: []string{"sqs:SendMessage"}, Resources: []string{"${" + queue.LogicalID + ".Arn}"}},
 			}
 			if got := statementsBySid(t, tpl, "ReplicatorRole"); !reflect.DeepEqual(got, want) {
 				t.Errorf("got %+v,\nwant %+v", got, want)
 			}
 		})
+	}
+}
+
+// grantsOn returns the statements of role that name resource, and the
+// actions role is granted on resource over all of them.
+func grantsOn(t *testing.T, tpl map[string]any, role, resource string) (sids, actions []string) {
+	t.Helper()
+	for sid, st := range statementsBySid(t, tpl, role) {
+		if slices.Contains(st.Resources, resource) {
+			sids = append(sids, sid)
+			actions = append(actions, st.Actions...)
+		}
+	}
+	return sorted(sids), sorted(actions)
+}
+
+// accountIn is how a deployment's ARNs spell the account.
+func accountIn(s *synthesized) string {
+	if s.settings.Account == "" {
+		return "${AWS::AccountId}"
+	}
+	return s.settings.Account
+}
+
+// TestReplicatorFenceReadsTheTargetRegionsConfigReplicaWithGetItemOnly: the
+// replicator reads the active-Region config in the target Region (a
+// failover into it is written there first) through one statement that names
+// exactly that replica and allows GetItem on it, nothing else.
+func TestReplicatorFenceReadsTheTargetRegionsConfigReplicaWithGetItemOnly(t *testing.T) {
+	for _, name := range []string{"default", "mixed", "agnostic"} {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(name+"/"+region, func(t *testing.T) {
+				s := deployment(t, name)
+				tpl := s.region(region)
+				fence := "arn:aws:dynamodb:" + s.settings.OtherRegion(region) + ":" + accountIn(s) + ":table/kdsActiveRegionConfig"
+				st, ok := statementsBySid(t, tpl, "ReplicatorRole")["FenceReadTargetRegionConfig"]
+				if want := (statement{Actions: []string{"dynamodb:GetItem"}, Resources: []string{fence}}); !ok || !reflect.DeepEqual(st, want) {
+					t.Errorf("fence statement: got %+v (present %v), want %+v", st, ok, want)
+				}
+				sids, actions := grantsOn(t, tpl, "ReplicatorRole", fence)
+				if !reflect.DeepEqual(sids, []string{"FenceReadTargetRegionConfig"}) || !reflect.DeepEqual(actions, []string{"dynamodb:GetItem"}) {
+					t.Errorf("grants on %s: got %v in statements %v, want only dynamodb:GetItem in FenceReadTargetRegionConfig", fence, actions, sids)
+				}
+				own := "arn:aws:dynamodb:" + region + ":" + accountIn(s) + ":table/kdsActiveRegionConfig"
+				if _, actions := grantsOn(t, tpl, "ReplicatorRole", own); !reflect.DeepEqual(actions, []string{"dynamodb:GetItem"}) {
+					t.Errorf("grants on the own Region's replica %s: got %v, want dynamodb:GetItem only", own, actions)
+				}
+			})
+		}
+	}
+}
+
+// TestReplicatorMayMarkShardsDrainedInItsOwnCheckpointReplicaOnly: the
+// replicator's UpdateItem (checkpoint.Store.MarkDrained) is granted on its
+// own Region's checkpoint replica and on nothing else.
+func TestReplicatorMayMarkShardsDrainedInItsOwnCheckpointReplicaOnly(t *testing.T) {
+	for _, name := range []string{"default", "mixed", "agnostic"} {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(name+"/"+region, func(t *testing.T) {
+				s := deployment(t, name)
+				tpl := s.region(region)
+				own := "arn:aws:dynamodb:" + region + ":" + accountIn(s) + ":table/kdsReplicationCheckpoint"
+				var got []string
+				for sid, st := range statementsBySid(t, tpl, "ReplicatorRole") {
+					if slices.Contains(st.Actions, "dynamodb:UpdateItem") {
+						got = append(got, fmt.Sprintf("%s: %v on %v", sid, st.Actions, st.Resources))
+					}
+				}
+				want := []string{fmt.Sprintf("MarkShardsDrained: %v on %v", []string{"dynamodb:UpdateItem"}, []string{own})}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("UpdateItem grants: got %q, want %q", got, want)
+				}
+				if _, actions := grantsOn(t, tpl, "ReplicatorRole", own); !reflect.DeepEqual(actions, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}) {
+					t.Errorf("grants on %s: got %v, want PutItem and UpdateItem", own, actions)
+				}
+			})
+		}
 	}
 }
 
@@ -99,7 +183,7 @@ func TestFailoverMayOnlyTouchTheTablesReplicatorConcurrencyAndShardLists(t *test
 			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsReplicationCheckpoint")},
 		"ParkAndUnparkReplicators": {Actions: []string{"lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"},
 			Resources: both("arn:aws:lambda:{R}:" + acct + ":function:kds-crr-replicator")},
-		"ListStreamShards": {Actions: []string{"kinesis:ListShards"},
+		"ReadStreamShards": {Actions: []string{"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},
 			Resources: both("arn:aws:kinesis:{R}:" + acct + ":stream/example-stream-1")},
 	}
 	if got := statementsBySid(t, tpl, "FailoverRole"); !reflect.DeepEqual(got, want) {

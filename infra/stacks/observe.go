@@ -274,9 +274,10 @@ func (rs *regionStack) newDashboard(replicator awslambda.Function, failures awss
 }
 
 // FailoverCommand is the AWS CLI call that makes region the active Region.
+// Its read timeout outlasts the function's timeout (FailoverReadTimeout).
 func FailoverCommand(region string) string {
-	return fmt.Sprintf(`aws lambda invoke --function-name %s --region %s --cli-binary-format raw-in-base64-out --payload '{"targetRegion":"%s","reason":"<why>"}' out.json`,
-		FailoverFunctionName, region, region)
+	return fmt.Sprintf(`aws lambda invoke --function-name %s --region %s --cli-binary-format raw-in-base64-out --cli-read-timeout %d --payload '{"targetRegion":"%s","reason":"<why>"}' out.json`,
+		FailoverFunctionName, region, int(FailoverReadTimeout.Seconds()), region)
 }
 
 func (rs *regionStack) newOutputs(replicator, failover awslambda.Function, topic awssns.Topic) {

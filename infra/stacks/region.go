@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -137,6 +138,11 @@ func (rs *regionStack) arn(service, region, resource, name string, format awscdk
 	})
 }
 
+// tableArn is the ARN of table's replica in region.
+func (rs *regionStack) tableArn(region, table string) *[]*string {
+	return &[]*string{rs.arn("dynamodb", region, "table", table, awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
+}
+
 func (rs *regionStack) tableArns(table string) *[]*string {
 	var arns []*string
 	for _, r := range rs.settings.Regions() {
@@ -226,10 +232,21 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 		rs.otherRegionStreamArns()))
 	role.AddToPrincipalPolicy(statement("ReadActiveRegionConfig",
 		[]string{"dynamodb:GetItem"},
-		rs.tableArns(ActiveRegionTableName)))
+		rs.tableArn(rs.region, ActiveRegionTableName)))
+	// The fence: a failover into the target Region is written to that
+	// Region's replica first, so the replicator reads it there before it
+	// writes (GetItem only, that one replica).
+	role.AddToPrincipalPolicy(statement("FenceReadTargetRegionConfig",
+		[]string{"dynamodb:GetItem"},
+		rs.tableArn(rs.other, ActiveRegionTableName)))
 	role.AddToPrincipalPolicy(statement("WriteCheckpoints",
 		[]string{"dynamodb:PutItem"},
 		rs.tableArns(CheckpointTableName)))
+	// checkpoint.Store.MarkDrained: a conditional UpdateItem on the own
+	// Region's replica, once a closed epoch's records of a shard are all in.
+	role.AddToPrincipalPolicy(statement("MarkShardsDrained",
+		[]string{"dynamodb:UpdateItem"},
+		rs.tableArn(rs.region, CheckpointTableName)))
 	role.AddToPrincipalPolicy(statement("SendFailedBatches",
 		[]string{"sqs:SendMessage"},
 		&[]*string{failures.QueueArn()}))
@@ -279,6 +296,22 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 	return awslambda.NewFunction(rs.stack, jsii.String("Replicator"), props), role
 }
 
+// FailoverTimeout is the failover function's timeout. A call must finish
+// even when the old Region hangs: its cross-Region work has a deadline of
+// its own (10 s) and a forced switch may wait about 15 s, so 5 minutes
+// leaves ample room.
+const FailoverTimeout = 5 * time.Minute
+
+// FailoverReadTimeout is the AWS CLI read timeout FailoverCommand sets. It
+// is above FailoverTimeout: the CLI's default (60 s) would give up on a call
+// still running and retry it, invoking the failover again.
+const FailoverReadTimeout = FailoverTimeout + 30*time.Second
+
+// formatHours writes a whole number of hours as a Go duration ("168h").
+func formatHours(d time.Duration) string {
+	return fmt.Sprintf("%dh", int64(d/time.Hour))
+}
+
 func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 	s := rs.settings
 	logGroup := rs.newLogGroup("FailoverLogs", FailoverFunctionName)
@@ -289,8 +322,11 @@ func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 	role.AddToPrincipalPolicy(statement("ReadCheckpoints",
 		[]string{"dynamodb:Query"},
 		rs.tableArns(CheckpointTableName)))
-	role.AddToPrincipalPolicy(statement("ListStreamShards",
-		[]string{"kinesis:ListShards"},
+	// ListShards checks every shard of the Region left has a checkpoint;
+	// GetShardIterator and GetRecords read on from a checkpoint to tell
+	// whether a drain-mode switch has drained (status).
+	role.AddToPrincipalPolicy(statement("ReadStreamShards",
+		[]string{"kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"},
 		rs.streamArnsInBothRegions()))
 	role.AddToPrincipalPolicy(statement("ParkAndUnparkReplicators",
 		[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency"},
@@ -304,12 +340,16 @@ func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 		Handler:      jsii.String("bootstrap"),
 		Code:         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
 		MemorySize:   jsii.Number(256),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(FailoverTimeout.Seconds())),
 		Environment: &map[string]*string{
 			"CHECKPOINT_TABLE":         jsii.String(CheckpointTableName),
 			"ACTIVE_REGION_TABLE":      jsii.String(ActiveRegionTableName),
 			"REGIONS":                  jsii.String(strings.Join(s.Regions(), ",")),
 			"REPLICATOR_FUNCTION_NAME": jsii.String(ReplicatorFunctionName),
+			// The switchover times (since, settle, hold) derive from the
+			// replicators' cache TTL: both functions get the same value.
+			"ACTIVE_REGION_CACHE_TTL": jsii.String(s.ActiveRegionCacheTTL.String()),
+			"HISTORY_RETENTION":       jsii.String(formatHours(s.HistoryRetention())),
 		},
 		Role:          role,
 		LogGroup:      logGroup,

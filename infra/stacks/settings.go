@@ -75,6 +75,25 @@ type StreamSpec struct {
 	ShardCount int    `json:"shardCount"`
 }
 
+// DefaultStreamRetention is Kinesis' default retention, the one the stacks
+// create streams with (streamProps sets none).
+const DefaultStreamRetention = 24 * time.Hour
+
+// Retention is how long the stream keeps records. The streams context has
+// no retentionHours yet, so every stream has the default.
+func (s StreamSpec) Retention() time.Duration { return DefaultStreamRetention }
+
+// HistoryRetention is the failover function's HISTORY_RETENTION: the longest
+// retention of the configured streams and at least 24 h, so that no record
+// still in a stream falls before the oldest kept history entry.
+func (s Settings) HistoryRetention() time.Duration {
+	longest := 24 * time.Hour
+	for _, st := range s.Streams {
+		longest = max(longest, st.Retention())
+	}
+	return longest
+}
+
 // Regions returns the primary and the secondary Region, in that order.
 func (s Settings) Regions() []string { return []string{s.PrimaryRegion, s.SecondaryRegion} }
 

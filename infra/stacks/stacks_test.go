@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 
@@ -21,6 +24,7 @@ var deployments = map[string]map[string]any{
 	"mixed": {"account": testAccount, "mirrorMetrics": "false",
 		"streams": `[{"name":"orders","shardCount":0},{"name":"clicks","shardCount":4}]`},
 	"agnostic": {},
+	"tuned":    {"account": testAccount, "orderingMode": "strict", "activeRegionCacheTtl": "1500ms"},
 }
 
 var synthCache = map[string]*synthesized{}
@@ -248,7 +252,7 @@ func TestFunctionsRunBootstrapOnProvidedAl2023Arm64(t *testing.T) {
 		timeout float64
 	}{
 		{stacks.ReplicatorFunctionName, 512, 60},
-		{stacks.FailoverFunctionName, 256, 60},
+		{stacks.FailoverFunctionName, 256, 300},
 	}
 	for _, tt := range tests {
 		for _, region := range []string{"us-east-1", "us-east-2"} {
@@ -294,10 +298,12 @@ func TestFunctionEnvironmentsMatchTheContract(t *testing.T) {
 		{"default", "us-east-1", stacks.FailoverFunctionName, map[string]any{
 			"CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
 			"REGIONS": "us-east-1,us-east-2", "REPLICATOR_FUNCTION_NAME": "kds-crr-replicator",
+			"ACTIVE_REGION_CACHE_TTL": "5s", "HISTORY_RETENTION": "24h",
 		}},
 		{"default", "us-east-2", stacks.FailoverFunctionName, map[string]any{
 			"CHECKPOINT_TABLE": "kdsReplicationCheckpoint", "ACTIVE_REGION_TABLE": "kdsActiveRegionConfig",
 			"REGIONS": "us-east-1,us-east-2", "REPLICATOR_FUNCTION_NAME": "kds-crr-replicator",
+			"ACTIVE_REGION_CACHE_TTL": "5s", "HISTORY_RETENTION": "24h",
 		}},
 	}
 	for _, tt := range tests {
@@ -312,10 +318,80 @@ func TestFunctionEnvironmentsMatchTheContract(t *testing.T) {
 }
 
 func TestOrderingAndCacheTTLReachTheReplicator(t *testing.T) {
-	s := synth(t, map[string]any{"account": testAccount, "orderingMode": "strict", "activeRegionCacheTtl": "1500ms"}, false)
-	env := functionNamed(t, s.region("us-east-1"), stacks.ReplicatorFunctionName).Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	env := functionNamed(t, deployment(t, "tuned").region("us-east-1"), stacks.ReplicatorFunctionName).Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if env["ORDERING"] != "strict" || env["ACTIVE_REGION_CACHE_TTL"] != "1.5s" {
 		t.Errorf("got ORDERING=%v ACTIVE_REGION_CACHE_TTL=%v, want strict and 1.5s", env["ORDERING"], env["ACTIVE_REGION_CACHE_TTL"])
+	}
+}
+
+// TestFailoverGetsTheReplicatorsCacheTTLAndAHistoryRetentionCoveringTheStreams:
+// the failover function derives the switchover times from the replicators'
+// cache TTL, so it must be given the same value, and it keeps history for
+// HISTORY_RETENTION, which must cover every stream's retention.
+func TestFailoverGetsTheReplicatorsCacheTTLAndAHistoryRetentionCoveringTheStreams(t *testing.T) {
+	for _, name := range []string{"default", "mixed", "tuned"} {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(name+"/"+region, func(t *testing.T) {
+				tpl := deployment(t, name).region(region)
+				vars := func(fn string) map[string]any {
+					return functionNamed(t, tpl, fn).Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+				}
+				replicator, failoverEnv := vars(stacks.ReplicatorFunctionName), vars(stacks.FailoverFunctionName)
+				ttl, ok := failoverEnv["ACTIVE_REGION_CACHE_TTL"].(string)
+				if !ok || ttl != replicator["ACTIVE_REGION_CACHE_TTL"] {
+					t.Errorf("failover ACTIVE_REGION_CACHE_TTL: got %v (set %v), want the replicator's %v", failoverEnv["ACTIVE_REGION_CACHE_TTL"], ok, replicator["ACTIVE_REGION_CACHE_TTL"])
+				}
+				if name == "tuned" && ttl != "1.5s" {
+					t.Errorf("failover ACTIVE_REGION_CACHE_TTL: got %q, want the context's 1.5s", ttl)
+				}
+
+				raw, _ := failoverEnv["HISTORY_RETENTION"].(string)
+				retention, err := time.ParseDuration(raw)
+				if err != nil {
+					t.Fatalf("failover HISTORY_RETENTION: got %q, want a Go duration: %v", raw, err)
+				}
+				// Every stream of the template keeps records for
+				// RetentionPeriodHours; history must reach as far back.
+				longest := 24 * time.Hour
+				for _, st := range resources(tpl, "AWS::Kinesis::Stream") {
+					hours, ok := st.Properties["RetentionPeriodHours"].(float64)
+					if !ok {
+						t.Fatalf("stream %s: got RetentionPeriodHours %v, want a number", st.LogicalID, st.Properties["RetentionPeriodHours"])
+					}
+					longest = max(longest, time.Duration(hours)*time.Hour)
+				}
+				if retention != longest || raw != "24h" {
+					t.Errorf("failover HISTORY_RETENTION: got %q, want %s written as 24h (the longest stream retention, at least 24h)", raw, longest)
+				}
+			})
+		}
+	}
+}
+
+// TestFailoverHasFiveMinutesAndItsCommandWaitsLonger: the failover must
+// finish even when the old Region hangs, and the printed command must not
+// give up (and retry the invoke) before the function's timeout.
+func TestFailoverHasFiveMinutesAndItsCommandWaitsLonger(t *testing.T) {
+	for _, name := range []string{"default", "parked"} {
+		for _, region := range []string{"us-east-1", "us-east-2"} {
+			t.Run(name+"/"+region, func(t *testing.T) {
+				tpl := deployment(t, name).region(region)
+				timeout, _ := functionNamed(t, tpl, stacks.FailoverFunctionName).Properties["Timeout"].(float64)
+				if timeout != 300 {
+					t.Errorf("failover timeout: got %v s, want 300 s (5 minutes)", timeout)
+				}
+				cmd := render(tpl["Outputs"].(map[string]any)["FailoverCommand"].(map[string]any)["Value"])
+				fields := strings.Fields(cmd)
+				i := slices.Index(fields, "--cli-read-timeout")
+				if i < 0 || i+1 >= len(fields) {
+					t.Fatalf("FailoverCommand %q: got no --cli-read-timeout, want one above the function's %v s (the CLI default is 60 s)", cmd, timeout)
+				}
+				read, err := strconv.Atoi(fields[i+1])
+				if err != nil || float64(read) <= timeout {
+					t.Errorf("FailoverCommand %q: got --cli-read-timeout %s, want more than the function timeout %v s", cmd, fields[i+1], timeout)
+				}
+			})
+		}
 	}
 }
 
@@ -509,7 +585,7 @@ func TestOutputsGiveNamesURLsAndTheFailoverCommand(t *testing.T) {
 				"AlarmTopicArn":          "${Ref:" + topic.LogicalID + "}",
 				"DashboardUrl":           "https://" + region + ".console.aws.amazon.com/cloudwatch/home?region=" + region + "#dashboards:name=KdsCrr-" + region,
 				"FailoverCommand": "aws lambda invoke --function-name kds-crr-failover --region " + region +
-					` --cli-binary-format raw-in-base64-out --payload '{"targetRegion":"` + region + `","reason":"<why>"}' out.json`,
+					` --cli-binary-format raw-in-base64-out --cli-read-timeout 330 --payload '{"targetRegion":"` + region + `","reason":"<why>"}' out.json`,
 			}
 			for key, w := range want {
 				if got := value(key); got != w {

@@ -14,22 +14,51 @@ import (
 // retries it, and by then the clock has passed the arrival.
 var ErrArrivalAfterRead = errors.New("record arrived after the newest config read")
 
-// Getter reads a stream's config; *Store is one.
+// ErrUndecidable: a record is older than the oldest kept history entry, so
+// no Region can be named responsible for it without a guess.
+var ErrUndecidable = errors.New("record older than the config's kept history")
+
+// Getter reads a stream's config from one replica of the table; *Store is
+// one. It must read consistently: a read that starts after a write to the
+// same replica was acknowledged returns that write or a later one.
 type Getter interface {
 	Get(ctx context.Context, stream string) (Config, error)
 }
 
 var _ Getter = (*Store)(nil)
 
-// Cache applies the active-Region rule (DESIGN.md) with a per-stream cached
-// config. It is safe for concurrent use: shard pollers share one Cache.
+// Cache applies the active-Region rule (DESIGN.md) for one Region with cached
+// reads of two replicas of the config table:
+//
+//   - its own Region's, where a failover into this Region is written first:
+//     a record is skipped only on a read of it that started at or after the
+//     record's arrival, so no record of a switch into this Region is skipped;
+//   - the target Region's (the fence), where a failover away from this
+//     Region is written first: a record is written only while a fence read
+//     is at most half a TTL old, and its writes stop at Verdict.WriteUntil,
+//     so the old Region stops writing within a bounded time of a switch,
+//     whatever the global table's replication delay.
+//
+// It is safe for concurrent use: shard pollers share one Cache.
 type Cache struct {
-	getter Getter
-	ttl    time.Duration
-	now    func() time.Time
+	own, fence Getter
+	timing     Timing
+	now        func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]cached
+	mu    sync.Mutex
+	reads map[readKey]cached
+}
+
+type replica uint8
+
+const (
+	ownReplica replica = iota
+	fenceReplica
+)
+
+type readKey struct {
+	replica replica
+	stream  string
 }
 
 type cached struct {
@@ -37,94 +66,163 @@ type cached struct {
 	// readAt is taken before the read started: the config is known to be at
 	// least this new, never newer than it claims.
 	readAt time.Time
+	// readEnd is taken after it returned: what it shows was visible then.
+	readEnd time.Time
 }
 
-// NewCache returns a Cache that reads through g and trusts a read for ttl;
-// now is the clock (time.Now in production).
+// NewCache returns a Cache that reads the own replica through own and the
+// target Region's through fence, trusting an own read for ttl and a fence
+// read for half of it; now is the clock (time.Now in production). A nil
+// fence leaves writes unfenced: only for tests of the own-replica rule.
 //
-// ttl bounds the switchover echo window: after a switch away from a Region,
-// that Region may still replicate, for up to ttl, replicas that arrive there
-// from the newly active one. With ttl 0 every decision about a record that
-// arrived after the cached read rereads the config, so decisions are exact
-// at the cost of about one read per invocation.
-func NewCache(g Getter, ttl time.Duration, now func() time.Time) *Cache {
-	return &Cache{getter: g, ttl: ttl, now: now, entries: make(map[string]cached)}
+// With ttl 0 every batch that holds a record newer than the cached read
+// reads the config again, and every batch with something to write reads the
+// fence: exact decisions at the cost of two reads per invocation.
+func NewCache(own, fence Getter, ttl time.Duration, now func() time.Time) *Cache {
+	return &Cache{own: own, fence: fence, timing: Timing{CacheTTL: ttl}, now: now, reads: make(map[readKey]cached)}
 }
 
-// Decide returns, for each record arrival time, whether region must replicate
-// the record: iff cfg.RegionAt(arrival) == region. cfg is the config the
-// decisions were taken on; its At(arrival).Epoch is the epoch a checkpoint
-// of that record carries.
-//
-// A skip is only decided on a read that started at or after the record's
-// arrival, so a newly active Region never skips what arrived after its
-// switch; otherwise the config is read once more for the whole batch. Any
-// read error, ErrNotFound included, fails the whole decision: nothing is
-// skipped on a guess.
-func (c *Cache) Decide(ctx context.Context, stream, region string, arrivals []time.Time) (replicate []bool, cfg Config, err error) {
-	entry, ok := c.lookup(stream)
-	if !ok || c.now().Sub(entry.readAt) > c.ttl {
-		if entry, err = c.read(ctx, stream); err != nil {
-			return nil, Config{}, err
-		}
-	} else if c.needsNewerRead(entry, region, arrivals) {
-		if entry, err = c.read(ctx, stream); err != nil {
-			return nil, Config{}, err
+// Verdict is the rule's answer for one batch.
+type Verdict struct {
+	// Decisions has one entry per arrival, same index.
+	Decisions []Decision
+	// Config is the newest config the decisions were taken on; its
+	// At(arrival).Epoch is the epoch a checkpoint of that record carries.
+	Config Config
+	// ObservedAt is when the read that returned Config ended: the
+	// switches it shows were visible by then.
+	ObservedAt time.Time
+	// WriteUntil is when writes of this batch must stop starting (zero
+	// without a fence).
+	WriteUntil time.Time
+}
+
+// Decide applies the rule to every arrival of a batch of stream that arrived
+// in region. Any read error, ErrNotFound included, fails the whole decision:
+// nothing is skipped on a guess.
+func (c *Cache) Decide(ctx context.Context, stream, region string, arrivals []time.Time) (Verdict, error) {
+	own, err := c.cachedOrRead(ctx, ownReplica, stream, c.timing.CacheTTL)
+	if err != nil {
+		return Verdict{}, err
+	}
+	fence, hasFence := c.lookup(fenceReplica, stream)
+	ownReread, fenceRead := false, false
+	for {
+		v := c.verdict(own, fence, hasFence, region, arrivals)
+		stale := c.staleSkip(v, own, arrivals, ownReread)
+		needFence := c.fence != nil && v.writes() && !fenceRead &&
+			(!hasFence || c.now().Sub(fence.readAt) > c.timing.FenceRefreshAfter())
+		switch {
+		case stale >= 0 && ownReread:
+			return Verdict{}, fmt.Errorf("decide for stream %s: record arrived at %s, config read at %s: %w",
+				stream, stamp(arrivals[stale]), stamp(own.readAt), ErrArrivalAfterRead)
+		case stale >= 0:
+			if own, err = c.read(ctx, ownReplica, stream); err != nil {
+				return Verdict{}, err
+			}
+			ownReread = true
+		case needFence:
+			if fence, err = c.read(ctx, fenceReplica, stream); err != nil {
+				return Verdict{}, fmt.Errorf("fence: %w", err)
+			}
+			hasFence, fenceRead = true, true
+		default:
+			if i := v.first(Undecided); i >= 0 {
+				oldest := v.Config.History[0]
+				return Verdict{}, fmt.Errorf("decide for stream %s: record arrived at %s, before the oldest kept history entry (epoch %d since %s): %w; keep history at least as long as the stream's retention (HISTORY_RETENTION of the failover function)",
+					stream, stamp(arrivals[i]), oldest.Epoch, stamp(oldest.Since), ErrUndecidable)
+			}
+			if c.fence != nil && v.writes() {
+				v.WriteUntil = c.timing.WriteUntil(fence.readAt)
+			}
+			return v, nil
 		}
 	}
+}
 
-	replicate = make([]bool, len(arrivals))
+// verdict takes the decisions on the newer of the two reads.
+func (c *Cache) verdict(own, fence cached, hasFence bool, region string, arrivals []time.Time) Verdict {
+	src := own
+	if hasFence && fence.cfg.Epoch > own.cfg.Epoch {
+		src = fence
+	}
+	v := Verdict{Decisions: make([]Decision, len(arrivals)), Config: src.cfg, ObservedAt: src.readEnd}
 	for i, arrival := range arrivals {
-		replicate[i] = entry.cfg.RegionAt(arrival) == region
-		if !replicate[i] && arrival.After(entry.readAt) {
-			return nil, Config{}, fmt.Errorf("decide for stream %s: record arrived at %s, config read at %s: %w",
-				stream, arrival.UTC().Format(time.RFC3339Nano), entry.readAt.UTC().Format(time.RFC3339Nano), ErrArrivalAfterRead)
-		}
+		v.Decisions[i] = src.cfg.Decide(region, arrival)
 	}
-	return replicate, entry.cfg, nil
+	return v
 }
 
-// needsNewerRead reports whether entry is too old for some record: a skip of
-// a record that arrived after the read, or, with ttl 0, any record that did.
-func (c *Cache) needsNewerRead(entry cached, region string, arrivals []time.Time) bool {
-	for _, arrival := range arrivals {
-		if !arrival.After(entry.readAt) {
+// staleSkip returns the first record that must not be decided on the
+// current own read, or -1: a record not replicated that arrived after the
+// read started (a switch into this Region since then would be missed), or,
+// with ttl 0, any record that arrived after it, unless the own replica was
+// just read for this batch.
+func (c *Cache) staleSkip(v Verdict, own cached, arrivals []time.Time, justRead bool) int {
+	for i, arrival := range arrivals {
+		if !arrival.After(own.readAt) {
 			continue
 		}
-		if c.ttl == 0 || entry.cfg.RegionAt(arrival) != region {
-			return true
+		if v.Decisions[i] != Replicate || (c.timing.CacheTTL == 0 && !justRead) {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
-// ReadAt returns when the cached config of stream was read, for metrics.
+func (v Verdict) writes() bool { return v.first(Replicate) >= 0 }
+
+func (v Verdict) first(d Decision) int {
+	for i, got := range v.Decisions {
+		if got == d {
+			return i
+		}
+	}
+	return -1
+}
+
+// ReadAt returns when the cached own-replica config of stream was read, for
+// metrics.
 func (c *Cache) ReadAt(stream string) (time.Time, bool) {
-	entry, ok := c.lookup(stream)
+	entry, ok := c.lookup(ownReplica, stream)
 	return entry.readAt, ok
 }
 
-func (c *Cache) lookup(stream string) (cached, bool) {
+func (c *Cache) cachedOrRead(ctx context.Context, r replica, stream string, ttl time.Duration) (cached, error) {
+	if entry, ok := c.lookup(r, stream); ok && c.now().Sub(entry.readAt) <= ttl {
+		return entry, nil
+	}
+	return c.read(ctx, r, stream)
+}
+
+func (c *Cache) lookup(r replica, stream string) (cached, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	entry, ok := c.entries[stream]
+	entry, ok := c.reads[readKey{r, stream}]
 	return entry, ok
 }
 
 // read reads the config without holding the lock, so one slow stream does
 // not stall the others, and keeps whichever of the concurrent reads started
 // last.
-func (c *Cache) read(ctx context.Context, stream string) (cached, error) {
+func (c *Cache) read(ctx context.Context, r replica, stream string) (cached, error) {
+	getter := c.own
+	if r == fenceReplica {
+		getter = c.fence
+	}
 	readAt := c.now()
-	cfg, err := c.getter.Get(ctx, stream)
+	cfg, err := getter.Get(ctx, stream)
 	if err != nil {
 		return cached{}, fmt.Errorf("read active-Region config of stream %s: %w", stream, err)
 	}
-	fresh := cached{cfg: cfg, readAt: readAt}
+	fresh := cached{cfg: cfg, readAt: readAt, readEnd: c.now()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.entries[stream]; !ok || !old.readAt.After(readAt) {
-		c.entries[stream] = fresh
+	key := readKey{r, stream}
+	if old, ok := c.reads[key]; !ok || !old.readAt.After(readAt) {
+		c.reads[key] = fresh
 	}
 	return fresh, nil
 }
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

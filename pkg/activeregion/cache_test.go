@@ -180,7 +180,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			getter := &fakeGetter{cfg: tt.start}
 			clock := &fakeClock{}
-			cache := NewCache(getter, tt.ttl, clock.Now)
+			cache := NewCache(getter, nil, tt.ttl, clock.Now)
 			for i, st := range tt.steps {
 				clock.set(at(st.now))
 				if st.config != nil {
@@ -190,10 +190,11 @@ func TestDecide(t *testing.T) {
 				for j, a := range st.arrivals {
 					arrivals[j] = at(a)
 				}
-				got, cfg, err := cache.Decide(context.Background(), "orders", tt.region, arrivals)
+				v, err := cache.Decide(context.Background(), "orders", tt.region, arrivals)
 				if err != nil {
 					t.Fatalf("step %d: got error %v, want none", i, err)
 				}
+				got, cfg := replicates(v), v.Config
 				if !slices.Equal(got, st.want) {
 					t.Errorf("step %d: got decisions %v, want %v", i, got, st.want)
 				}
@@ -231,9 +232,9 @@ func TestDecideFailsClosed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			getter := &fakeGetter{cfg: east1Always}
 			clock := &fakeClock{now: t0}
-			cache := NewCache(getter, 5*time.Second, clock.Now)
+			cache := NewCache(getter, nil, 5*time.Second, clock.Now)
 			if tt.cached {
-				if _, _, err := cache.Decide(context.Background(), tt.stream, east2, []time.Time{at(-time.Second)}); err != nil {
+				if _, err := cache.Decide(context.Background(), tt.stream, east2, []time.Time{at(-time.Second)}); err != nil {
 					t.Fatalf("priming the cache: %v", err)
 				}
 			}
@@ -245,7 +246,8 @@ func TestDecideFailsClosed(t *testing.T) {
 			for j, a := range tt.arrivals {
 				arrivals[j] = at(a)
 			}
-			got, cfg, err := cache.Decide(context.Background(), tt.stream, east2, arrivals)
+			v, err := cache.Decide(context.Background(), tt.stream, east2, arrivals)
+			got, cfg := v.Decisions, v.Config
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tt.wantErr)
 			}
@@ -274,17 +276,17 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 			<-release
 		}
 	}
-	cache := NewCache(getter, time.Minute, clock.Now)
+	cache := NewCache(getter, nil, time.Minute, clock.Now)
 
 	slow := make(chan error, 1)
 	go func() {
-		_, _, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)})
+		_, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)})
 		slow <- err
 	}()
 	<-firstStarted
 	clock.set(at(2 * time.Second))
 	getter.set(newer)
-	if _, _, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)}); err != nil {
+	if _, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)}); err != nil {
 		t.Fatalf("fast decide: %v", err)
 	}
 	close(release)
@@ -296,11 +298,11 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 	if !ok || !readAt.Equal(at(2*time.Second)) {
 		t.Errorf("got cached read at %s (present %t), want %s", readAt, ok, at(2*time.Second))
 	}
-	_, cfg, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(time.Second)})
+	v, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Epoch != 2 {
+	if cfg := v.Config; cfg.Epoch != 2 {
 		t.Errorf("got cached epoch %d, want 2 from the read that started last", cfg.Epoch)
 	}
 	if reads := getter.readCount(); reads != 2 {
@@ -310,11 +312,11 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 
 func TestReadAtReportsTheCachedRead(t *testing.T) {
 	clock := &fakeClock{now: t0}
-	cache := NewCache(&fakeGetter{cfg: activeFrom(east1, at(-time.Hour))}, time.Minute, clock.Now)
+	cache := NewCache(&fakeGetter{cfg: activeFrom(east1, at(-time.Hour))}, nil, time.Minute, clock.Now)
 	if _, ok := cache.ReadAt("orders"); ok {
 		t.Fatal("got a cached read before any Decide, want none")
 	}
-	if _, _, err := cache.Decide(context.Background(), "orders", east1, nil); err != nil {
+	if _, err := cache.Decide(context.Background(), "orders", east1, nil); err != nil {
 		t.Fatal(err)
 	}
 	clock.set(at(time.Second))
@@ -335,7 +337,7 @@ func TestDecideConcurrently(t *testing.T) {
 		getter.cfgs[name] = cfg
 	}
 	clock := &fakeClock{now: t0}
-	cache := NewCache(getter, 50*time.Millisecond, clock.Now)
+	cache := NewCache(getter, nil, 50*time.Millisecond, clock.Now)
 
 	const workers, rounds = 8, 200
 	var wg sync.WaitGroup
@@ -349,11 +351,12 @@ func TestDecideConcurrently(t *testing.T) {
 				stream := streams[(w+r)%len(streams)]
 				switchAt := switchTime(slices.Index(streams, stream))
 				arrivals := []time.Time{switchAt.Add(-time.Hour), switchAt.Add(-time.Millisecond), switchAt}
-				got, cfg, err := cache.Decide(context.Background(), stream, east2, arrivals)
+				v, err := cache.Decide(context.Background(), stream, east2, arrivals)
 				if err != nil {
 					errs <- fmt.Errorf("worker %d round %d: %w", w, r, err)
 					return
 				}
+				got, cfg := replicates(v), v.Config
 				if want := []bool{false, false, true}; !slices.Equal(got, want) || cfg.StreamName != stream {
 					errs <- fmt.Errorf("worker %d round %d: got %v on %s, want %v on %s", w, r, got, cfg.StreamName, want, stream)
 					return
@@ -371,6 +374,16 @@ func TestDecideConcurrently(t *testing.T) {
 	if reads, decisions := getter.readCount(), workers*rounds; reads >= decisions/2 {
 		t.Errorf("got %d reads for %d decisions, want the cache to absorb most", reads, decisions)
 	}
+}
+
+// replicates reduces a verdict to "written or not", the shape of the tests
+// of the own-replica rule.
+func replicates(v Verdict) []bool {
+	out := make([]bool, len(v.Decisions))
+	for i, d := range v.Decisions {
+		out[i] = d == Replicate
+	}
+	return out
 }
 
 type multiGetter struct {
@@ -394,4 +407,136 @@ func (g *multiGetter) readCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.reads
+}
+
+func TestDecideWritesOnlyUnderAFreshFence(t *testing.T) {
+	east1Always := activeFrom(east1, at(-time.Hour))
+	away := func(mode Mode) *Config {
+		cfg := activeFrom(east1, at(-time.Hour), east2, at(time.Second))
+		cfg.History[1].Mode = mode
+		return &cfg
+	}
+	type step struct {
+		now            time.Duration
+		fenceConfig    *Config // the target's replica changes before the call
+		arrivals       []time.Duration
+		want           []Decision
+		wantOwnReads   int
+		wantFenceReads int
+		wantWriteUntil time.Duration // from t0; -1: no writes
+	}
+	tests := []struct {
+		name   string
+		region string
+		ttl    time.Duration
+		steps  []step
+	}{
+		{
+			name: "a switch away written in the target's replica stops writes at the next fence read", region: east1, ttl: 4 * time.Second,
+			steps: []step{
+				{now: 0, arrivals: []time.Duration{-time.Second}, want: []Decision{Replicate}, wantOwnReads: 1, wantFenceReads: 1, wantWriteUntil: 6 * time.Second},
+				// Half a TTL: the fence is still trusted, this is the bounded window.
+				{now: 2 * time.Second, fenceConfig: away(ModeRewind), arrivals: []time.Duration{1500 * time.Millisecond}, want: []Decision{Replicate}, wantOwnReads: 1, wantFenceReads: 1, wantWriteUntil: 6 * time.Second},
+				{now: 2500 * time.Millisecond, arrivals: []time.Duration{500 * time.Millisecond, 1500 * time.Millisecond}, want: []Decision{Supersede, Skip},
+					// The skip of a record newer than the own read needs a newer own read.
+					wantOwnReads: 2, wantFenceReads: 2, wantWriteUntil: -1},
+			},
+		},
+		{
+			name: "drain mode keeps writing the closed epoch under a fresh fence", region: east1, ttl: 4 * time.Second,
+			steps: []step{
+				{now: 3 * time.Second, fenceConfig: away(ModeDrain), arrivals: []time.Duration{500 * time.Millisecond, 1500 * time.Millisecond}, want: []Decision{Replicate, Skip}, wantOwnReads: 1, wantFenceReads: 1, wantWriteUntil: 9 * time.Second},
+			},
+		},
+		{
+			name: "a standby that only skips never reads the fence", region: east2, ttl: 4 * time.Second,
+			steps: []step{
+				{now: 0, arrivals: []time.Duration{-2 * time.Second, -time.Second}, want: []Decision{Skip, Skip}, wantOwnReads: 1, wantWriteUntil: -1},
+				{now: 10 * time.Second, arrivals: []time.Duration{5 * time.Second}, want: []Decision{Skip}, wantOwnReads: 2, wantWriteUntil: -1},
+			},
+		},
+		{
+			name: "ttl 0 reads the fence for every batch that writes", region: east1, ttl: 0,
+			steps: []step{
+				{now: 0, arrivals: []time.Duration{-time.Second}, want: []Decision{Replicate}, wantOwnReads: 1, wantFenceReads: 1, wantWriteUntil: WriteGrace},
+				{now: time.Millisecond, arrivals: []time.Duration{-time.Second}, want: []Decision{Replicate}, wantOwnReads: 2, wantFenceReads: 2, wantWriteUntil: time.Millisecond + WriteGrace},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			own, fence := &fakeGetter{cfg: east1Always}, &fakeGetter{cfg: east1Always}
+			clock := &fakeClock{}
+			cache := NewCache(own, fence, tt.ttl, clock.Now)
+			for i, st := range tt.steps {
+				clock.set(at(st.now))
+				if st.fenceConfig != nil {
+					fence.set(*st.fenceConfig)
+				}
+				arrivals := make([]time.Time, len(st.arrivals))
+				for j, a := range st.arrivals {
+					arrivals[j] = at(a)
+				}
+				v, err := cache.Decide(context.Background(), "orders", tt.region, arrivals)
+				if err != nil {
+					t.Fatalf("step %d: got error %v, want none", i, err)
+				}
+				if !slices.Equal(v.Decisions, st.want) {
+					t.Errorf("step %d: got decisions %v, want %v", i, v.Decisions, st.want)
+				}
+				if got := own.readCount(); got != st.wantOwnReads {
+					t.Errorf("step %d: got %d own reads, want %d", i, got, st.wantOwnReads)
+				}
+				if got := fence.readCount(); got != st.wantFenceReads {
+					t.Errorf("step %d: got %d fence reads, want %d", i, got, st.wantFenceReads)
+				}
+				wantUntil := time.Time{}
+				if st.wantWriteUntil >= 0 {
+					wantUntil = at(st.wantWriteUntil)
+				}
+				if !v.WriteUntil.Equal(wantUntil) {
+					t.Errorf("step %d: got writes until %s, want %s", i, v.WriteUntil, wantUntil)
+				}
+			}
+		})
+	}
+}
+
+func TestDecideWithAFenceFailsClosed(t *testing.T) {
+	east1Always := activeFrom(east1, at(-time.Hour))
+	unreachable := errors.New("dial tcp: i/o timeout")
+	own := &fakeGetter{cfg: east1Always}
+	fence := &fakeGetter{cfg: east1Always, err: unreachable}
+	cache := NewCache(own, fence, 5*time.Second, (&fakeClock{now: t0}).Now)
+	if _, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)}); !errors.Is(err, unreachable) || !strings.Contains(err.Error(), "fence") {
+		t.Errorf("a batch to write with the target's replica unreachable: got %v, want the fence error", err)
+	}
+	v, err := cache.Decide(context.Background(), "orders", east2, []time.Time{at(-time.Second)})
+	if err != nil || !slices.Equal(v.Decisions, []Decision{Skip}) {
+		t.Errorf("a standby's skip with the target's replica unreachable: got %v, %v; want [skip] and no error", v.Decisions, err)
+	}
+}
+
+func TestDecideRefusesRecordsOlderThanTheKeptHistory(t *testing.T) {
+	cfg := activeFrom(east1, at(-2*time.Hour), east2, at(-time.Hour))
+	cfg.History = cfg.History[1:]
+	getter := &fakeGetter{cfg: cfg}
+	cache := NewCache(getter, getter, 5*time.Second, (&fakeClock{now: t0}).Now)
+	_, err := cache.Decide(context.Background(), "orders", east2, []time.Time{at(-90 * time.Minute)})
+	if !errors.Is(err, ErrUndecidable) || !strings.Contains(err.Error(), "HISTORY_RETENTION") {
+		t.Errorf("got %v, want ErrUndecidable naming HISTORY_RETENTION", err)
+	}
+}
+
+// The view of the newest config is the newest of either replica: a failback
+// written in the own replica wins over a fence that has not seen it yet.
+func TestDecideTakesTheNewerOfTheTwoReplicas(t *testing.T) {
+	failedBack := activeFrom(east1, at(-3*time.Hour), east2, at(-2*time.Hour), east1, at(-time.Hour))
+	beforeFailback := activeFrom(east1, at(-3*time.Hour), east2, at(-2*time.Hour))
+	own, fence := &fakeGetter{cfg: failedBack}, &fakeGetter{cfg: beforeFailback}
+	cache := NewCache(own, fence, 5*time.Second, (&fakeClock{now: t0}).Now)
+	v, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Minute)})
+	if err != nil || v.Config.Epoch != 3 || !slices.Equal(v.Decisions, []Decision{Replicate}) {
+		t.Errorf("got %v on epoch %d, %v; want [replicate] on epoch 3", v.Decisions, v.Config.Epoch, err)
+	}
 }

@@ -37,6 +37,18 @@ type Epoch struct {
 	// not started by a failover (init, seed) and for items written before
 	// the attribute existed.
 	ResumeFrom *time.Time `dynamodbav:"resumeFrom,omitempty" json:"resumeFrom,omitempty"`
+	// Mode is what the switch into this epoch did with the previous
+	// epoch's backlog. Empty for first epochs and for entries written
+	// before modes existed, which drained.
+	Mode Mode `dynamodbav:"mode,omitempty" json:"mode,omitempty"`
+	// VisibleBy is when the failover saw its switch write acknowledged:
+	// from then on every read of this Region's replica shows the switch.
+	// The switchover hold and the settle time are measured from it.
+	VisibleBy *time.Time `dynamodbav:"visibleBy,omitempty" json:"visibleBy,omitempty"`
+	// SettledAt is when the previous Region's writes of its closed epoch
+	// have all landed (Timing.OldWritesLandBy); a switch away from this
+	// epoch before then is refused unless forced.
+	SettledAt *time.Time `dynamodbav:"settledAt,omitempty" json:"settledAt,omitempty"`
 }
 
 // Config is the kdsActiveRegionConfig item of one stream (schema in DESIGN.md).
@@ -51,8 +63,14 @@ type Config struct {
 	Reason       string    `dynamodbav:"reason,omitempty" json:"reason,omitempty"`
 }
 
-// DefaultHistoryLimit is how many epochs a config item keeps.
-const DefaultHistoryLimit = 20
+// History bounds. A record is decided by the epoch it arrived in, so an
+// epoch is kept for as long as a stream may still hold records of it: the
+// longest retention (365 days). The count cap keeps the item far below
+// DynamoDB's 400 KB (an entry is about 300 bytes).
+const (
+	DefaultHistoryRetention = 365 * 24 * time.Hour
+	DefaultHistoryLimit     = 1000
+)
 
 // At returns the history entry active at t: the last entry whose Since is not
 // after t. A t before the first entry gets the first entry, because trimmed
@@ -110,6 +128,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("history[%d].since is missing", i)
 		case e.Epoch < 1:
 			return fmt.Errorf("history[%d].epoch is %d, want 1 or more", i, e.Epoch)
+		case e.Mode != "" && e.Mode != ModeRewind && e.Mode != ModeDrain:
+			return fmt.Errorf("history[%d].mode is %q, want %q or %q", i, e.Mode, ModeRewind, ModeDrain)
 		}
 		if i == 0 {
 			continue

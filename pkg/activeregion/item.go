@@ -45,6 +45,9 @@ var (
 		{name: "requestId", typ: typeS, optional: true},
 		{name: "requestedBy", typ: typeS, optional: true},
 		{name: "resumeFrom", typ: typeS, optional: true},
+		{name: "mode", typ: typeS, optional: true},
+		{name: "visibleBy", typ: typeS, optional: true},
+		{name: "settledAt", typ: typeS, optional: true},
 	}
 )
 

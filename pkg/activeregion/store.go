@@ -1,6 +1,7 @@
 package activeregion
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,8 +131,13 @@ func (s *Store) Create(ctx context.Context, cfg Config) (created bool, err error
 type Switch struct {
 	// To is the Region to activate.
 	To string
-	// At becomes activeSince and the new history entry's since (stored in UTC).
+	// At becomes activeSince and the new history entry's since (stored in
+	// UTC). It must be a time by which the write is readable (see
+	// Timing.Since); it may lie in the future.
 	At time.Time
+	// Mode is what the switch does with the closed epoch's backlog; empty
+	// is ModeRewind.
+	Mode Mode
 	// ExpectedEpoch, when set, fences the switch: if the item is at another
 	// epoch, Switch returns ErrStaleEpoch and writes nothing.
 	ExpectedEpoch *int64
@@ -141,9 +147,11 @@ type Switch struct {
 	// ResumeFrom goes into the new history entry: the resume point the
 	// failover computed for this switch (nil when it has none).
 	ResumeFrom *time.Time
-	// HistoryLimit is how many history entries to keep, oldest dropped first;
-	// 0 means DefaultHistoryLimit.
-	HistoryLimit int
+	// HistoryRetention is how long an ended epoch is kept; 0 means
+	// DefaultHistoryRetention. HistoryLimit caps the entries kept, oldest
+	// dropped first; 0 means DefaultHistoryLimit.
+	HistoryRetention time.Duration
+	HistoryLimit     int
 }
 
 // Switch makes sw.To the active Region of stream from sw.At on: epoch + 1 and
@@ -163,12 +171,12 @@ func (s *Store) Switch(ctx context.Context, stream string, sw Switch) (Config, e
 	if sw.At.IsZero() {
 		return Config{}, fmt.Errorf("switch stream %s to %s: switch time is missing", stream, sw.To)
 	}
-	if sw.HistoryLimit < 0 {
-		return Config{}, fmt.Errorf("switch stream %s to %s: history limit %d is negative", stream, sw.To, sw.HistoryLimit)
+	if sw.HistoryLimit < 0 || sw.HistoryRetention < 0 {
+		return Config{}, fmt.Errorf("switch stream %s to %s: history limit %d or retention %v is negative", stream, sw.To, sw.HistoryLimit, sw.HistoryRetention)
 	}
-	limit := sw.HistoryLimit
-	if limit == 0 {
-		limit = DefaultHistoryLimit
+	mode, err := ParseMode(string(sw.Mode))
+	if err != nil {
+		return Config{}, fmt.Errorf("switch stream %s to %s: %w", stream, sw.To, err)
 	}
 
 	cur, err := s.Get(ctx, stream)
@@ -202,29 +210,89 @@ func (s *Store) Switch(ctx context.Context, stream string, sw Switch) (Config, e
 		RequestID:   sw.RequestID,
 		RequestedBy: sw.RequestedBy,
 		ResumeFrom:  utcOrNil(sw.ResumeFrom),
+		Mode:        mode,
 	})
-	if len(history) > limit {
-		history = history[len(history)-limit:]
+	next.History = PruneHistory(history, at, cmp.Or(sw.HistoryRetention, DefaultHistoryRetention), cmp.Or(sw.HistoryLimit, DefaultHistoryLimit))
+	if err := s.putAtEpoch(ctx, next, cur.Epoch); err != nil {
+		return Config{}, fmt.Errorf("switch stream %s to %s from epoch %d: %w", stream, sw.To, cur.Epoch, err)
 	}
-	next.History = history
+	return next, nil
+}
 
-	item, err := encodeConfig(next)
+// PruneHistory drops the entries of epochs that ended more than retention
+// before now (no stream still holds records of them), then the oldest
+// beyond limit. The current epoch always stays.
+func PruneHistory(h []Epoch, now time.Time, retention time.Duration, limit int) []Epoch {
+	cutoff := now.Add(-retention)
+	first := 0
+	for first < len(h)-1 && h[first+1].Since.Before(cutoff) {
+		first++
+	}
+	h = h[first:]
+	if limit > 0 && len(h) > limit {
+		h = h[len(h)-limit:]
+	}
+	return h
+}
+
+// Visibility is what a failover records on the entry of its switch once the
+// write is acknowledged.
+type Visibility struct {
+	// Epoch and RequestID name the entry: the current epoch, written by
+	// that request.
+	Epoch     int64
+	RequestID string
+	VisibleBy time.Time
+	SettledAt time.Time
+	// ResumeFrom is the resume point the failover computed and verified
+	// for the switch (nil when it has none or withheld it).
+	ResumeFrom *time.Time
+}
+
+// RecordVisibility sets VisibleBy, SettledAt and ResumeFrom on the current
+// history entry if it is still the one v names. A later switch, or another
+// request's, is (false, nil): nothing of that entry is left to record.
+func (s *Store) RecordVisibility(ctx context.Context, stream string, v Visibility) (bool, error) {
+	cur, err := s.Get(ctx, stream)
 	if err != nil {
-		return Config{}, fmt.Errorf("switch stream %s to %s: %w", stream, sw.To, err)
+		return false, fmt.Errorf("record visibility of stream %s epoch %d: %w", stream, v.Epoch, err)
+	}
+	last := &cur.History[len(cur.History)-1]
+	if cur.Epoch != v.Epoch || last.RequestID != v.RequestID {
+		return false, nil
+	}
+	visible, settled := v.VisibleBy.UTC(), v.SettledAt.UTC()
+	last.VisibleBy, last.SettledAt, last.ResumeFrom = &visible, &settled, utcOrNil(v.ResumeFrom)
+	err = s.putAtEpoch(ctx, cur, cur.Epoch)
+	if errors.Is(err, ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record visibility of stream %s epoch %d: %w", stream, v.Epoch, err)
+	}
+	return true, nil
+}
+
+// putAtEpoch writes cfg on condition that the stored item is at epoch
+// read; a lost condition is ErrConflict.
+func (s *Store) putAtEpoch(ctx context.Context, cfg Config, read int64) error {
+	item, err := encodeConfig(cfg)
+	if err != nil {
+		return err
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.table),
 		Item:                      item,
 		ConditionExpression:       aws.String("epoch = :read"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":read": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(cur.Epoch, 10)}},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":read": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(read, 10)}},
 	})
 	if isConditionFailed(err) {
-		return Config{}, fmt.Errorf("switch stream %s to %s from epoch %d: %w", stream, sw.To, cur.Epoch, ErrConflict)
+		return ErrConflict
 	}
 	if err != nil {
-		return Config{}, fmt.Errorf("switch stream %s to %s: put item in %s: %w", stream, sw.To, s.table, err)
+		return fmt.Errorf("put item in %s: %w", s.table, err)
 	}
-	return next, nil
+	return nil
 }
 
 func utcOrNil(t *time.Time) *time.Time {

@@ -259,7 +259,7 @@ func TestListReturnsEveryItemSortedByStream(t *testing.T) {
 	}
 }
 
-func TestSwitchIncrementsEpochAndTrimsHistory(t *testing.T) {
+func TestSwitchIncrementsEpochAndKeepsHistoryForItsRetention(t *testing.T) {
 	client, table := newConfigTable(t)
 	store := NewStore(client, table)
 	ctx := context.Background()
@@ -271,6 +271,7 @@ func TestSwitchIncrementsEpochAndTrimsHistory(t *testing.T) {
 		sw := Switch{
 			To: regions[i%2], At: at(time.Duration(i+1) * time.Minute),
 			Reason: "drill", RequestID: "req-" + string(rune('a'+i)), RequestedBy: "ops", UpdatedBy: "failover-fn",
+			HistoryRetention: 10 * time.Minute,
 		}
 		cfg, err := store.Switch(ctx, "orders", sw)
 		if err != nil {
@@ -289,13 +290,15 @@ func TestSwitchIncrementsEpochAndTrimsHistory(t *testing.T) {
 	if !reflect.DeepEqual(got, last) {
 		t.Errorf("stored item: got %+v, want what Switch returned %+v", got, last)
 	}
-	if len(got.History) != DefaultHistoryLimit {
-		t.Fatalf("got %d history entries, want %d", len(got.History), DefaultHistoryLimit)
+	// The last switch is at 25m: epochs that ended before 15m are gone;
+	// epoch 15 (from 14m) was active at 15m and stays.
+	if len(got.History) != 12 {
+		t.Fatalf("got %d history entries, want the 12 that ended within the retention", len(got.History))
 	}
-	if first := got.History[0]; first.Epoch != 7 || !first.Since.Equal(at(6*time.Minute)) {
-		t.Errorf("oldest kept entry: got epoch %d since %s, want epoch 7 since %s", first.Epoch, first.Since, at(6*time.Minute))
+	if first := got.History[0]; first.Epoch != 15 || !first.Since.Equal(at(14*time.Minute)) {
+		t.Errorf("oldest kept entry: got epoch %d since %s, want epoch 15 since %s", first.Epoch, first.Since, at(14*time.Minute))
 	}
-	wantLast := Epoch{Region: "us-east-2", Since: at(25 * time.Minute), Epoch: 26, Reason: "drill", RequestID: "req-y", RequestedBy: "ops"}
+	wantLast := Epoch{Region: "us-east-2", Since: at(25 * time.Minute), Epoch: 26, Reason: "drill", RequestID: "req-y", RequestedBy: "ops", Mode: ModeRewind}
 	if lastEntry := got.History[len(got.History)-1]; lastEntry != wantLast {
 		t.Errorf("newest entry: got %+v, want %+v", lastEntry, wantLast)
 	}
@@ -309,6 +312,13 @@ func TestSwitchIncrementsEpochAndTrimsHistory(t *testing.T) {
 	}
 	if len(trimmed.History) != 3 || trimmed.History[0].Epoch != 25 {
 		t.Errorf("with HistoryLimit 3: got %d entries from epoch %d, want 3 from epoch 25", len(trimmed.History), trimmed.History[0].Epoch)
+	}
+	all, err := store.Switch(ctx, "orders", Switch{To: "us-east-2", At: at(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.History) != 4 {
+		t.Errorf("with the default retention of a year: got %d entries, want all 4", len(all.History))
 	}
 }
 
@@ -406,7 +416,8 @@ func TestSwitchRefusesBadRequestsAndWritesNothing(t *testing.T) {
 		{"no target Region", "orders", Switch{At: at(2 * time.Hour), ExpectedEpoch: &current}, nil, "target Region is empty"},
 		{"no time", "orders", Switch{To: "us-east-1", ExpectedEpoch: &current}, nil, "switch time is missing"},
 		{"time before the current epoch", "orders", Switch{To: "us-east-1", At: at(time.Minute)}, nil, "before the current epoch's start"},
-		{"negative history limit", "orders", Switch{To: "us-east-1", At: at(2 * time.Hour), HistoryLimit: -1}, nil, "history limit -1 is negative"},
+		{"negative history limit", "orders", Switch{To: "us-east-1", At: at(2 * time.Hour), HistoryLimit: -1}, nil, "history limit -1 or retention 0s is negative"},
+		{"unknown mode", "orders", Switch{To: "us-east-1", At: at(2 * time.Hour), Mode: "flush"}, nil, `mode "flush"`},
 		{"stream without item", "ghost", Switch{To: "us-east-1", At: at(2 * time.Hour)}, ErrNotFound, "stream ghost"},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,15 @@ const (
 
 // Checkpoint is one kdsReplicationCheckpoint item (schema in DESIGN.md).
 // Times are stored as RFC 3339 strings in UTC.
+//
+// The item's key is (streamName, shardId) with shardId stored as
+// "<sourceRegion>#<shard id>" (see Key): each Region's replicator writes
+// only its own items, so the two streams' shard sets may differ
+// (on-demand, resharded) and a checkpoint of one Region never stands for a
+// shard of the other. The shard id itself is in sourceShardId.
 type Checkpoint struct {
 	StreamName              string    `dynamodbav:"streamName" json:"streamName"`
-	ShardID                 string    `dynamodbav:"shardId" json:"shardId"`
+	ShardID                 string    `dynamodbav:"sourceShardId" json:"shardId"`
 	LastReplicatedTimestamp time.Time `dynamodbav:"lastReplicatedTimestamp" json:"lastReplicatedTimestamp"`
 	TimestampSource         string    `dynamodbav:"timestampSource" json:"timestampSource"`
 	LastSequenceNumber      string    `dynamodbav:"lastSequenceNumber" json:"lastSequenceNumber"`
@@ -32,7 +38,20 @@ type Checkpoint struct {
 	TargetRegion            string    `dynamodbav:"targetRegion" json:"targetRegion"`
 	Epoch                   int64     `dynamodbav:"epoch" json:"epoch"`
 	UpdatedAt               time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+	// DrainedEpoch is the latest closed epoch of SourceRegion whose every
+	// record on this shard the replicator has acknowledged (written or
+	// skipped): a drain-mode switch away from it is complete here.
+	DrainedEpoch int64      `dynamodbav:"drainedEpoch,omitempty" json:"drainedEpoch,omitempty"`
+	DrainedAt    *time.Time `dynamodbav:"drainedAt,omitempty" json:"drainedAt,omitempty"`
 }
+
+// keySeparator joins the Region and the shard id in the sort key; neither a
+// Region name nor a shard id contains it.
+const keySeparator = "#"
+
+// Key is the stored sort key (attribute shardId) of region's checkpoint of
+// shard.
+func Key(region, shard string) string { return region + keySeparator + shard }
 
 // Validate reports the first field that would make the checkpoint useless or
 // unorderable.
@@ -42,6 +61,10 @@ func (cp Checkpoint) Validate() error {
 		return errors.New("streamName is empty")
 	case cp.ShardID == "":
 		return errors.New("shardId is empty")
+	case cp.SourceRegion == "":
+		return errors.New("sourceRegion is empty: it is part of the key")
+	case strings.Contains(cp.SourceRegion, keySeparator) || strings.Contains(cp.ShardID, keySeparator):
+		return fmt.Errorf("sourceRegion %q or shardId %q contains %q, the key separator", cp.SourceRegion, cp.ShardID, keySeparator)
 	case cp.TimestampSource != SourceCommit && cp.TimestampSource != SourceArrival:
 		return fmt.Errorf("timestampSource is %q, want %q or %q", cp.TimestampSource, SourceCommit, SourceArrival)
 	case cp.LastReplicatedTimestamp.IsZero():

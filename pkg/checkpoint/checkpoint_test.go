@@ -163,6 +163,8 @@ func TestValidate(t *testing.T) {
 		{"no target sequence number", func(c *Checkpoint) { c.TargetSequenceNumber = "" }, ""},
 		{"empty stream", func(c *Checkpoint) { c.StreamName = "" }, "streamName is empty"},
 		{"empty shard", func(c *Checkpoint) { c.ShardID = "" }, "shardId is empty"},
+		{"no source Region, which the key needs", func(c *Checkpoint) { c.SourceRegion = "" }, "sourceRegion is empty"},
+		{"a shard id with the key separator", func(c *Checkpoint) { c.ShardID = "us-east-1#shardId-0" }, "key separator"},
 		{"unknown timestamp source", func(c *Checkpoint) { c.TimestampSource = "producer" }, `timestampSource is "producer"`},
 		{"empty timestamp source", func(c *Checkpoint) { c.TimestampSource = "" }, `timestampSource is ""`},
 		{"zero replicated timestamp", func(c *Checkpoint) { c.LastReplicatedTimestamp = time.Time{} }, "lastReplicatedTimestamp is missing"},

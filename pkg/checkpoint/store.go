@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -19,6 +20,7 @@ import (
 // DynamoDBAPI is the part of the DynamoDB client the Store uses.
 type DynamoDBAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -43,15 +45,15 @@ const saveCondition = "attribute_not_exists(shardId) OR epoch < :epoch OR " +
 // Save writes cp if it is ahead of the stored checkpoint of its shard, in one
 // conditional write, so concurrent writers never move a checkpoint backwards.
 //
-// Both Regions' streams have the same name and the same shard IDs, and the
-// key is (streamName, shardId), so after a failover the new Region's
-// replicator writes the same items; sequence numbers of two different
-// streams are not comparable. Checkpoints are therefore ordered by (epoch,
-// sequence number): the epoch is that of the active-Region history entry
-// under which the record was replicated, and epochs only grow across
-// switches. So the write happens only if no item exists, or the stored epoch
-// is smaller, or the epoch is equal and the stored lastSequenceNumber is
-// numerically smaller than the new one. DynamoDB compares strings bytewise
+// Each Region has its own items (see Checkpoint), so one item only ever
+// holds sequence numbers of one shard of one stream. They are ordered by
+// (epoch, sequence number) all the same, the epoch being that of the
+// active-Region history entry under which the record was replicated: both
+// only grow along a shard, and items written before the per-Region key
+// shared one item between Regions. So the write happens only if no item
+// exists, or the stored epoch is smaller, or the epoch is equal and the
+// stored lastSequenceNumber is numerically smaller than the new one.
+// DynamoDB compares strings bytewise
 // ("9" > "10"), so the numeric compare is by length first and bytewise only
 // among equal lengths; that is exact because sequence numbers have no
 // leading zeros, which Validate enforces.
@@ -66,6 +68,10 @@ func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err err
 	if err != nil {
 		return false, fmt.Errorf("save checkpoint of stream %s shard %s: encode item: %w", cp.StreamName, cp.ShardID, err)
 	}
+	item["shardId"] = &ddbtypes.AttributeValueMemberS{Value: Key(cp.SourceRegion, cp.ShardID)}
+	// The item is replaced whole; a drain mark is about records this
+	// checkpoint already covers, so it is kept only by MarkDrained's
+	// later call, never carried over from a stale read.
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
 		Item:                item,
@@ -86,15 +92,52 @@ func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err err
 	return true, nil
 }
 
-// Load returns the checkpoints of every shard of stream, sorted by ShardID;
-// a stream without checkpoints gives an empty slice. A malformed item is an
-// error naming its shard: a resume point computed without it would be wrong.
-func (s *Store) Load(ctx context.Context, stream string) ([]Checkpoint, error) {
+// MarkDrained records on region's checkpoint of shard that every record of
+// its epoch `epoch` on that shard has been acknowledged. A shard without a
+// checkpoint, or one marked for that epoch or a later one already, is
+// (false, nil).
+func (s *Store) MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error) {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table),
+		Key: map[string]ddbtypes.AttributeValue{
+			"streamName": &ddbtypes.AttributeValueMemberS{Value: stream},
+			"shardId":    &ddbtypes.AttributeValueMemberS{Value: Key(region, shard)},
+		},
+		UpdateExpression:    aws.String("SET drainedEpoch = :epoch, drainedAt = :at"),
+		ConditionExpression: aws.String("attribute_exists(shardId) AND (attribute_not_exists(drainedEpoch) OR drainedEpoch < :epoch)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":epoch": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(epoch, 10)},
+			":at":    &ddbtypes.AttributeValueMemberS{Value: itemtime.Format(at)},
+		},
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mark stream %s shard %s of %s drained through epoch %d in %s: %w", stream, shard, region, epoch, s.table, err)
+	}
+	return true, nil
+}
+
+// Load returns region's checkpoints of every shard of stream, sorted by
+// ShardID; a stream without checkpoints gives an empty slice. Items written
+// before the per-Region key (no Region in shardId) are not returned: which
+// Region's shard they describe is not known for certain. A malformed item is
+// an error naming its shard: a resume point computed without it would be
+// wrong.
+func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, error) {
+	if region == "" || strings.Contains(region, keySeparator) {
+		return nil, fmt.Errorf("load checkpoints of stream %s: Region %q is not a Region name", stream, region)
+	}
 	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("streamName = :stream"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":stream": &ddbtypes.AttributeValueMemberS{Value: stream}},
-		ConsistentRead:            aws.Bool(true),
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("streamName = :stream AND begins_with(shardId, :region)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":stream": &ddbtypes.AttributeValueMemberS{Value: stream},
+			":region": &ddbtypes.AttributeValueMemberS{Value: region + keySeparator},
+		},
+		ConsistentRead: aws.Bool(true),
 	})
 	cps := []Checkpoint{}
 	for pages.HasMorePages() {
@@ -109,6 +152,9 @@ func (s *Store) Load(ctx context.Context, stream string) ([]Checkpoint, error) {
 			}
 			if err := cp.Validate(); err != nil {
 				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, s.table, shardIDOf(item), err)
+			}
+			if key := shardIDOf(item); key != Key(cp.SourceRegion, cp.ShardID) {
+				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: sourceRegion %q and sourceShardId %q do not match the key", stream, s.table, key, cp.SourceRegion, cp.ShardID)
 			}
 			cps = append(cps, cp)
 		}

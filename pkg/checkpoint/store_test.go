@@ -24,7 +24,7 @@ func at(cp Checkpoint, epoch int64, seq string) Checkpoint {
 
 func stored(t *testing.T, store *Store, stream, shard string) (Checkpoint, bool) {
 	t.Helper()
-	cps, err := store.Load(context.Background(), stream)
+	cps, err := store.Load(context.Background(), stream, "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestSaveRefusesInvalidCheckpointAndWritesNothing(t *testing.T) {
 			if err == nil || advanced || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "stream orders shard shardId-000000000000") {
 				t.Fatalf("got (%t, %v), want (false, error naming the shard and containing %q)", advanced, err, tt.wantErr)
 			}
-			if cps, err := store.Load(context.Background(), "orders"); err != nil || len(cps) != 0 {
+			if cps, err := store.Load(context.Background(), "orders", "us-east-1"); err != nil || len(cps) != 0 {
 				t.Errorf("got (%v, %v) stored, want nothing", cps, err)
 			}
 		})
@@ -166,7 +166,7 @@ func TestLoadReturnsEveryShardSorted(t *testing.T) {
 	client, table := newCheckpointTable(t)
 	store := NewStore(client, table)
 	ctx := context.Background()
-	if cps, err := store.Load(ctx, "orders"); err != nil || cps == nil || len(cps) != 0 {
+	if cps, err := store.Load(ctx, "orders", "us-east-1"); err != nil || cps == nil || len(cps) != 0 {
 		t.Fatalf("no checkpoints: got (%#v, %v), want an empty slice and no error", cps, err)
 	}
 
@@ -187,7 +187,7 @@ func TestLoadReturnsEveryShardSorted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := store.Load(ctx, "orders")
+	got, err := store.Load(ctx, "orders", "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestSavedItemHasTheDesignedAttributeTypes(t *testing.T) {
 		TableName: aws.String(table),
 		Key: map[string]ddbtypes.AttributeValue{
 			"streamName": &ddbtypes.AttributeValueMemberS{Value: cp.StreamName},
-			"shardId":    &ddbtypes.AttributeValueMemberS{Value: cp.ShardID},
+			"shardId":    &ddbtypes.AttributeValueMemberS{Value: "us-east-1#" + cp.ShardID},
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -233,9 +233,12 @@ func TestSavedItemHasTheDesignedAttributeTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"streamName": "S", "shardId": "S", "lastReplicatedTimestamp": "S", "timestampSource": "S",
+		"streamName": "S", "shardId": "S", "sourceShardId": "S", "lastReplicatedTimestamp": "S", "timestampSource": "S",
 		"lastSequenceNumber": "S", "lastArrivalTimestamp": "S", "targetShardId": "S",
 		"targetSequenceNumber": "S", "sourceRegion": "S", "targetRegion": "S", "epoch": "N", "updatedAt": "S",
+	}
+	if key := out.Item["shardId"].(*ddbtypes.AttributeValueMemberS).Value; key != "us-east-1#shardId-000000000000" {
+		t.Errorf("got key shardId %q, want <sourceRegion>#<shard id>", key)
 	}
 	if len(out.Item) != len(want) {
 		t.Errorf("got %d attributes, want %d", len(out.Item), len(want))
@@ -277,25 +280,97 @@ func TestLoadRefusesMalformedItems(t *testing.T) {
 		wantErr string
 	}{
 		{"missing sequence number", map[string]ddbtypes.AttributeValue{
-			"streamName": s("orders"), "shardId": s("shardId-000000000007"), "lastReplicatedTimestamp": s("2026-11-29T12:00:00Z"),
+			"streamName": s("orders"), "shardId": s("us-east-1#shardId-000000000007"), "sourceShardId": s("shardId-000000000007"), "sourceRegion": s("us-east-1"), "lastReplicatedTimestamp": s("2026-11-29T12:00:00Z"),
 			"timestampSource": s("commit"), "lastArrivalTimestamp": s("2026-11-29T12:00:00Z"), "epoch": &ddbtypes.AttributeValueMemberN{Value: "1"},
 			"updatedAt": s("2026-11-29T12:00:00Z"),
-		}, "shard shardId-000000000007: lastSequenceNumber: empty"},
+		}, "shard us-east-1#shardId-000000000007: lastSequenceNumber: empty"},
 		{"time as a number", map[string]ddbtypes.AttributeValue{
-			"streamName": s("orders"), "shardId": s("shardId-000000000007"), "lastReplicatedTimestamp": &ddbtypes.AttributeValueMemberN{Value: "1764417600"},
+			"streamName": s("orders"), "shardId": s("us-east-1#shardId-000000000007"), "sourceShardId": s("shardId-000000000007"), "sourceRegion": s("us-east-1"), "lastReplicatedTimestamp": &ddbtypes.AttributeValueMemberN{Value: "1764417600"},
 			"timestampSource": s("commit"), "lastSequenceNumber": s("1"), "lastArrivalTimestamp": s("2026-11-29T12:00:00Z"),
 			"epoch": &ddbtypes.AttributeValueMemberN{Value: "1"}, "updatedAt": s("2026-11-29T12:00:00Z"),
 		}, "want an RFC 3339 string"},
+		{"key and attributes disagree", map[string]ddbtypes.AttributeValue{
+			"streamName": s("payments"), "shardId": s("us-east-1#shardId-000000000009"), "sourceShardId": s("shardId-000000000008"), "sourceRegion": s("us-east-1"),
+			"lastReplicatedTimestamp": s("2026-11-29T12:00:00Z"), "timestampSource": s("commit"), "lastSequenceNumber": s("1"),
+			"lastArrivalTimestamp": s("2026-11-29T12:00:00Z"), "epoch": &ddbtypes.AttributeValueMemberN{Value: "1"}, "updatedAt": s("2026-11-29T12:00:00Z"),
+		}, "do not match the key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: tt.item}); err != nil {
 				t.Fatal(err)
 			}
-			cps, err := store.Load(ctx, "orders")
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "stream orders") {
+			stream := tt.item["streamName"].(*ddbtypes.AttributeValueMemberS).Value
+			cps, err := store.Load(ctx, stream, "us-east-1")
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "stream "+stream) {
 				t.Fatalf("got (%v, %v), want an error naming the stream and containing %q", cps, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Both Regions' streams may have different shards, and every Region writes
+// its own items, so neither Region's checkpoint can stand for a shard of the
+// other, and the items of the time before the per-Region key are not read.
+func TestEachRegionHasItsOwnCheckpoints(t *testing.T) {
+	client, table := newCheckpointTable(t)
+	store := NewStore(client, table)
+	ctx := context.Background()
+	east1 := fixture(t)
+	east2 := fixture(t)
+	east2.SourceRegion, east2.TargetRegion, east2.Epoch = "us-east-2", "us-east-1", 2
+	east2.LastSequenceNumber = "5"
+	for _, cp := range []Checkpoint{east1, east2} {
+		if advanced, err := store.Save(ctx, cp); err != nil || !advanced {
+			t.Fatalf("save %s: got (%t, %v), want a new item", cp.SourceRegion, advanced, err)
+		}
+	}
+	legacy := map[string]ddbtypes.AttributeValue{
+		"streamName": &ddbtypes.AttributeValueMemberS{Value: "orders"},
+		"shardId":    &ddbtypes.AttributeValueMemberS{Value: "shardId-000000000000"},
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: legacy}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []Checkpoint{east1, east2} {
+		got, err := store.Load(ctx, "orders", want.SourceRegion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+			t.Errorf("Load(%s): got %+v, want only %+v", want.SourceRegion, got, want)
+		}
+	}
+	if _, err := store.Load(ctx, "orders", ""); err == nil {
+		t.Error("Load without a Region: got no error, want one")
+	}
+}
+
+func TestMarkDrainedRecordsTheLatestDrainedEpochOnce(t *testing.T) {
+	client, table := newCheckpointTable(t)
+	store := NewStore(client, table)
+	ctx := context.Background()
+	cp := fixture(t)
+	when := time.Date(2026, 11, 29, 13, 0, 0, 0, time.UTC)
+	if marked, err := store.MarkDrained(ctx, "orders", "us-east-1", cp.ShardID, 1, when); err != nil || marked {
+		t.Fatalf("mark without a checkpoint: got (%t, %v), want (false, nil)", marked, err)
+	}
+	if _, err := store.Save(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		epoch      int64
+		wantMarked bool
+		wantEpoch  int64
+	}{{1, true, 1}, {1, false, 1}, {3, true, 3}, {2, false, 3}}
+	for _, st := range steps {
+		marked, err := store.MarkDrained(ctx, "orders", "us-east-1", cp.ShardID, st.epoch, when)
+		if err != nil || marked != st.wantMarked {
+			t.Fatalf("mark epoch %d: got (%t, %v), want (%t, nil)", st.epoch, marked, err, st.wantMarked)
+		}
+		got, _ := stored(t, store, "orders", cp.ShardID)
+		if got.DrainedEpoch != st.wantEpoch || got.DrainedAt == nil || !got.DrainedAt.Equal(when) {
+			t.Errorf("after marking epoch %d: got drained epoch %d at %v, want %d at %s", st.epoch, got.DrainedEpoch, got.DrainedAt, st.wantEpoch, when)
+		}
 	}
 }

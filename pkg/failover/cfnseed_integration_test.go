@@ -67,7 +67,7 @@ func TestSeedEventOnDynamoDBCreatesConfigOnceAndNeverOverwrites(t *testing.T) {
 		epoch  int64
 		since  time.Time
 	}{
-		"orders":  {east2, 2, t0.Add(time.Hour)},
+		"orders":  {east2, 2, switchSince.Add(t0.Add(time.Hour).Sub(now))},
 		"refunds": {east1, 1, t0},
 	}
 	for stream, w := range want {

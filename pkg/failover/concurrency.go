@@ -20,7 +20,10 @@ var _ ConcurrencyAPI = (*awslambda.Client)(nil)
 // swapConcurrency unparks the target Region's replicator and, when asked,
 // parks the other Regions'. Best effort: the other Region may be down, and the
 // switch already stands, so every failure is a warning.
-func (inv *invocation) swapConcurrency(ctx context.Context) {
+//
+// The target Region is this function's own, called within ctx; the others
+// within cross, the call's cross-Region deadline.
+func (inv *invocation) swapConcurrency(ctx, cross context.Context) {
 	fn := inv.h.settings.ReplicatorFunctionName
 	target := inv.req.TargetRegion
 	if fn == "" {
@@ -49,7 +52,7 @@ func (inv *invocation) swapConcurrency(ctx context.Context) {
 	inv.unpark(ctx, fn, target)
 	if inv.req.ParkPrevious {
 		for _, r := range others {
-			inv.park(ctx, fn, r)
+			inv.park(cross, fn, r)
 		}
 	}
 }
@@ -71,8 +74,6 @@ func (inv *invocation) unpark(ctx context.Context, fn, region string) {
 		inv.warn("no Lambda client for %s: replicator %s there not unparked; run aws lambda delete-function-concurrency --function-name %s --region %s if it is parked", region, fn, fn, region)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, inv.h.settings.CrossRegionTimeout)
-	defer cancel()
 	out, err := client.GetFunctionConcurrency(ctx, &awslambda.GetFunctionConcurrencyInput{FunctionName: aws.String(fn)})
 	if err != nil {
 		inv.warn("read reserved concurrency of replicator %s in %s: %v; if it is parked, run aws lambda delete-function-concurrency --function-name %s --region %s", fn, region, err, fn, region)
@@ -98,8 +99,6 @@ func (inv *invocation) park(ctx context.Context, fn, region string) {
 		inv.warn("no Lambda client for %s: replicator %s there not parked", region, fn)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, inv.h.settings.CrossRegionTimeout)
-	defer cancel()
 	if _, err := client.PutFunctionConcurrency(ctx, &awslambda.PutFunctionConcurrencyInput{
 		FunctionName:                 aws.String(fn),
 		ReservedConcurrentExecutions: aws.Int32(0),
@@ -113,13 +112,16 @@ func (inv *invocation) park(ctx context.Context, fn, region string) {
 // regionConcurrency builds one Lambda client per Region. AWS_ENDPOINT_URL_LAMBDA
 // names the endpoint of the function's own Region only, so it must not leak
 // into the other Regions' clients.
-func regionConcurrency(cfg aws.Config, own string, regions []string) map[string]ConcurrencyAPI {
+func regionConcurrency(cfg aws.Config, own string, regions []string, local LocalEndpoints) map[string]ConcurrencyAPI {
 	clients := make(map[string]ConcurrencyAPI, len(regions))
 	for _, r := range regions {
 		clients[r] = awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
 			o.Region = r
 			if r != own {
 				o.BaseEndpoint = nil
+				if u := local.Regions[r].Lambda; u != "" {
+					o.BaseEndpoint = aws.String(u)
+				}
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,13 +122,33 @@ func (f *fakeConfigs) Switch(_ context.Context, stream string, sw activeregion.S
 	next := switched(cur, sw.To, sw.At)
 	last := &next.History[len(next.History)-1]
 	last.Reason, last.RequestID, last.RequestedBy, last.ResumeFrom = sw.Reason, sw.RequestID, sw.RequestedBy, sw.ResumeFrom
+	last.Mode = cmp.Or(sw.Mode, activeregion.ModeRewind)
 	next.UpdatedBy, next.Reason = sw.UpdatedBy, sw.Reason
-	if len(next.History) > sw.HistoryLimit {
-		next.History = next.History[len(next.History)-sw.HistoryLimit:]
-	}
+	next.History = activeregion.PruneHistory(next.History, sw.At, cmp.Or(sw.HistoryRetention, activeregion.DefaultHistoryRetention), cmp.Or(sw.HistoryLimit, activeregion.DefaultHistoryLimit))
 	f.items[stream] = next
 	f.writes++
 	return next, nil
+}
+
+func (f *fakeConfigs) RecordVisibility(_ context.Context, stream string, v activeregion.Visibility) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, ok := f.items[stream]
+	if !ok {
+		return false, activeregion.ErrNotFound
+	}
+	last := cur.History[len(cur.History)-1]
+	if cur.Epoch != v.Epoch || last.RequestID != v.RequestID {
+		return false, nil
+	}
+	cur.History = slices.Clone(cur.History)
+	visible, settled := v.VisibleBy.UTC(), v.SettledAt.UTC()
+	cur.History[len(cur.History)-1].VisibleBy = &visible
+	cur.History[len(cur.History)-1].SettledAt = &settled
+	cur.History[len(cur.History)-1].ResumeFrom = v.ResumeFrom
+	f.items[stream] = cur
+	f.writes++
+	return true, nil
 }
 
 func (f *fakeConfigs) item(stream string) activeregion.Config {
@@ -168,11 +189,17 @@ type fakeCheckpoints struct {
 	err      error
 }
 
-func (f *fakeCheckpoints) Load(_ context.Context, stream string) ([]checkpoint.Checkpoint, error) {
+func (f *fakeCheckpoints) Load(_ context.Context, stream, region string) ([]checkpoint.Checkpoint, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return slices.Clone(f.byStream[stream]), nil
+	var out []checkpoint.Checkpoint
+	for _, cp := range f.byStream[stream] {
+		if cp.SourceRegion == region {
+			out = append(out, cp)
+		}
+	}
+	return out, nil
 }
 
 // cp is a checkpoint of stream's shard at commit time ts, written by region's
@@ -244,12 +271,27 @@ type fakeKinesis struct {
 	calls  int
 	// pageSize, when set, splits the listing into pages of that many shards.
 	pageSize int
+	// hang makes every call wait for its context, as a Region that accepts
+	// connections and never answers.
+	hang bool
+	// onCall runs at each call, before it answers.
+	onCall func()
 }
 
-func (f *fakeKinesis) ListShards(_ context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	f.mu.Lock()
+	hang, onCall := f.hang, f.onCall
+	f.calls++
+	f.mu.Unlock()
+	if onCall != nil {
+		onCall()
+	}
+	if hang {
+		<-ctx.Done()
+		return nil, fmt.Errorf("list shards: %w", ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls++
 	if f.err != nil {
 		return nil, f.err
 	}

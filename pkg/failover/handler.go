@@ -16,9 +16,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
@@ -26,16 +28,30 @@ import (
 )
 
 // ConfigStore is what failover needs of the active-Region config table.
+// It works on the function's own Region's replica only.
 type ConfigStore interface {
+	// Get reads stream's item consistently; a stream without one is
+	// activeregion.ErrNotFound.
 	Get(ctx context.Context, stream string) (activeregion.Config, error)
+	// List returns every item, sorted by stream; one malformed item fails it.
 	List(ctx context.Context) ([]activeregion.Config, error)
+	// Create writes cfg unless the stream has an item: (false, nil) then.
 	Create(ctx context.Context, cfg activeregion.Config) (created bool, err error)
+	// Switch moves the stream to sw.To from sw.At at epoch+1, only if the
+	// item is still at the epoch it reads (else activeregion.ErrConflict)
+	// and at sw.ExpectedEpoch when set (else activeregion.ErrStaleEpoch);
+	// a switch to the active Region writes nothing and returns the item.
 	Switch(ctx context.Context, stream string, sw activeregion.Switch) (activeregion.Config, error)
+	// RecordVisibility sets v's times on the current history entry if it is
+	// still v.Epoch written by v.RequestID; (false, nil) when it is not.
+	RecordVisibility(ctx context.Context, stream string, v activeregion.Visibility) (bool, error)
 }
 
 // CheckpointLoader reads a stream's checkpoints, one per shard.
 type CheckpointLoader interface {
-	Load(ctx context.Context, stream string) ([]checkpoint.Checkpoint, error)
+	// Load returns region's checkpoints of stream sorted by shard id; an
+	// empty slice when there are none; a malformed item is an error.
+	Load(ctx context.Context, stream, region string) ([]checkpoint.Checkpoint, error)
 }
 
 // DynamoDBAPI is the DynamoDB client both stores are built on.
@@ -104,7 +120,8 @@ func WithStores(configs ConfigStore, checkpoints CheckpointLoader) Option {
 
 // NewHandler returns a Handler working on the tables named in s. Zero
 // durations and history limit in s take their defaults, so hand-built
-// Settings behave like SettingsFromEnv's.
+// Settings behave like SettingsFromEnv's; a zero CacheTTL stays zero, since
+// replicators may run with ACTIVE_REGION_CACHE_TTL=0s.
 func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if s.IdleShardThreshold <= 0 {
 		s.IdleShardThreshold = DefaultIdleShardThreshold
@@ -114,6 +131,9 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	}
 	if s.HistoryLimit <= 0 {
 		s.HistoryLimit = activeregion.DefaultHistoryLimit
+	}
+	if s.HistoryRetention <= 0 {
+		s.HistoryRetention = activeregion.DefaultHistoryRetention
 	}
 	if s.SwitchSettle <= 0 {
 		s.SwitchSettle = DefaultSwitchSettle
@@ -244,6 +264,74 @@ func (inv *invocation) warn(format string, args ...any) {
 	inv.report.Warnings = append(inv.report.Warnings, fmt.Sprintf(format, args...))
 }
 
+// notes are the actions and warnings of one stream's part of a call. Streams
+// are handled concurrently; their notes join the report in stream order.
+type notes struct {
+	actions, warnings []string
+}
+
+func (n *notes) action(format string, args ...any) {
+	n.actions = append(n.actions, fmt.Sprintf(format, args...))
+}
+
+func (n *notes) warn(format string, args ...any) {
+	n.warnings = append(n.warnings, fmt.Sprintf(format, args...))
+}
+
+// streamOutcome is one stream's report with its notes.
+type streamOutcome struct {
+	report StreamReport
+	notes
+}
+
+// addStream puts a stream's outcome into the report.
+func (inv *invocation) addStream(o streamOutcome) {
+	inv.report.Streams = append(inv.report.Streams, o.report)
+	inv.report.Actions = append(inv.report.Actions, o.actions...)
+	inv.report.Warnings = append(inv.report.Warnings, o.warnings...)
+}
+
+// maxParallelStreams bounds the streams handled at once: enough that 20
+// streams whose old Region hangs wait for its deadline together, few
+// enough not to flood the own Region's table.
+const maxParallelStreams = 16
+
+// eachStream runs fn for every config concurrently and adds the outcomes to
+// the report in the configs' order.
+func (inv *invocation) eachStream(cfgs []activeregion.Config, fn func(cfg activeregion.Config) streamOutcome) {
+	outs := make([]streamOutcome, len(cfgs))
+	sem := make(chan struct{}, maxParallelStreams)
+	var wg sync.WaitGroup
+	for i, cfg := range cfgs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outs[i] = fn(cfg)
+		})
+	}
+	wg.Wait()
+	for _, o := range outs {
+		inv.addStream(o)
+	}
+}
+
+// crossRegion derives the one deadline of all the call's work in other
+// Regions from the invocation's: the old Region may hang, and the report
+// must still be written before the function times out.
+func (inv *invocation) crossRegion(ctx context.Context) (context.Context, context.CancelFunc) {
+	// Contexts run on the wall clock, whatever clock stamps the switches.
+	deadline := time.Now().Add(inv.h.settings.CrossRegionTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-reportMargin).Before(deadline) {
+		deadline = d.Add(-reportMargin)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// reportMargin is what the cross-Region deadline leaves before the
+// function's own for the own-Region reads, the settle read-back and the
+// report.
+const reportMargin = 5 * time.Second
+
 // resolve reads the config item of every requested stream, or of every
 // stream in the table when none is named, before anything is written: one
 // missing stream fails the whole call.
@@ -290,11 +378,20 @@ func (inv *invocation) status(ctx context.Context) error {
 	if len(cfgs) == 0 {
 		inv.warn("config table %s has no items: create them with the init action", inv.h.settings.ActiveRegionTable)
 	}
-	for _, cfg := range cfgs {
-		sr := streamReport(cfg, StatusActive)
-		inv.apply(&sr, inv.storedOrComputed(ctx, cfg, awayFrom(cfg, "")))
-		inv.report.Streams = append(inv.report.Streams, sr)
-	}
+	cross, cancel := inv.crossRegion(ctx)
+	defer cancel()
+	inv.eachStream(cfgs, func(cfg activeregion.Config) streamOutcome {
+		// After a switch, the Region it left is what resumeFrom and a drain
+		// are about; before any, the active Region's own checkpoints.
+		from := awayFrom(cfg, "")
+		if len(cfg.History) > 1 {
+			from = awayFrom(cfg, cfg.ActiveRegion)
+		}
+		o := streamOutcome{report: streamReport(cfg, StatusActive)}
+		o.apply(&o.report, inv.storedOrComputed(ctx, cross, cfg, from))
+		inv.describeSwitch(cross, &o.report, cfg)
+		return o
+	})
 	return nil
 }
 
@@ -377,66 +474,151 @@ func (inv *invocation) failover(ctx context.Context) error {
 		}
 		inv.warn("this function runs in %s but activates %s: a real failover must be invoked in %s", own, target, target)
 	}
-	for _, cfg := range cfgs {
-		inv.report.Streams = append(inv.report.Streams, inv.switchStream(ctx, cfg))
+	if err := inv.checkSettled(cfgs); err != nil {
+		return err
 	}
-	inv.readBack(ctx)
-	inv.swapConcurrency(ctx)
+	cross, cancel := inv.crossRegion(ctx)
+	defer cancel()
+	inv.eachStream(cfgs, func(cfg activeregion.Config) streamOutcome { return inv.switchStream(ctx, cross, cfg) })
+	inv.readBack(ctx, cross)
+	inv.swapConcurrency(ctx, cross)
 	return nil
 }
 
+// checkSettled refuses, unless forced, to switch a stream whose previous
+// switch has not settled: until then the Region it left may still write its
+// closed epoch, and a switch back would let those records land in the epoch
+// after, out of order or echoed again. Nothing is written when it refuses.
+func (inv *invocation) checkSettled(cfgs []activeregion.Config) error {
+	now := inv.h.now()
+	var unsettled []string
+	for _, cfg := range cfgs {
+		fenced := inv.req.ExpectedEpoch != nil && *inv.req.ExpectedEpoch != cfg.Epoch
+		if cfg.ActiveRegion == inv.req.TargetRegion || cfg.Epoch < 2 || fenced {
+			continue
+		}
+		current := cfg.Current()
+		if settled := inv.timing().SettledAt(current); now.Before(settled) {
+			unsettled = append(unsettled, fmt.Sprintf("%s (switched to %s at %s, epoch %d, settles at %s, in %s)",
+				cfg.StreamName, current.Region, stamp(current.Since), current.Epoch, stamp(settled), settled.Sub(now).Round(time.Millisecond)))
+		}
+	}
+	switch {
+	case len(unsettled) == 0:
+		return nil
+	case inv.req.Force:
+		inv.warn("forced: the previous switch of %s has not settled; the new switch starts when it has", strings.Join(unsettled, "; "))
+		return nil
+	case inv.req.DryRun:
+		inv.warn("the previous switch of %s has not settled yet: a real call now is refused unless \"force\":true", strings.Join(unsettled, "; "))
+		return nil
+	}
+	return fmt.Errorf("%w: refused: the previous switch of %s has not settled yet; wait until then, or pass \"force\":true to switch anyway (the switch then starts when the previous one settles); nothing was changed",
+		ErrBadRequest, strings.Join(unsettled, "; "))
+}
+
+func (inv *invocation) timing() activeregion.Timing {
+	return activeregion.Timing{CacheTTL: inv.h.settings.CacheTTL}
+}
+
 // switchStream moves one stream to the target Region and returns its report
-// with the stream's resume point.
-func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config) StreamReport {
+// with the stream's resume point. The switch is written first thing, with a
+// `since` it is readable by; the work in the Region left (listing its shards)
+// comes after, within the call's cross-Region deadline, so a hanging old
+// Region delays only the report, never the switch.
+func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion.Config) streamOutcome {
 	target := inv.req.TargetRegion
 	name := cfg.StreamName
+	from := awayFrom(cfg, target)
+	o := streamOutcome{}
+	// This Region's replica of the table is behind the epoch the caller
+	// knows: the last switch has not replicated here yet (the table's
+	// delay, or this Region was impaired). Reporting "already active" from
+	// the stale item would be wrong.
+	if fence := inv.req.ExpectedEpoch; fence != nil && cfg.Epoch < *fence {
+		o.warn("%s: this Region's replica of %s is at epoch %d (active in %s), behind the expected epoch %d: the last switch has not replicated here yet; nothing changed, call again when status in %s shows epoch %d",
+			name, inv.h.settings.ActiveRegionTable, cfg.Epoch, cfg.ActiveRegion, *fence, inv.h.settings.OwnRegion, *fence)
+		o.report = streamReport(cfg, StatusStaleEpoch)
+		return o
+	}
 	// Checked before the fence, so that retrying a call that succeeded says
 	// "already active" instead of "stale epoch".
 	if cfg.ActiveRegion == target {
-		inv.action("%s: already active in %s since %s (epoch %d): nothing changed", name, target, stamp(cfg.ActiveSince), cfg.Epoch)
-		sr := streamReport(cfg, StatusAlreadyActive)
-		inv.apply(&sr, inv.storedOrComputed(ctx, cfg, awayFrom(cfg, target)))
-		return sr
+		o.action("%s: already active in %s since %s (epoch %d): nothing changed", name, target, stamp(cfg.ActiveSince), cfg.Epoch)
+		o.report = streamReport(cfg, StatusAlreadyActive)
+		o.apply(&o.report, inv.storedOrComputed(ctx, cross, cfg, from))
+		inv.describeSwitch(cross, &o.report, cfg)
+		return o
 	}
 	if fence := inv.req.ExpectedEpoch; fence != nil && *fence != cfg.Epoch {
-		inv.warn("%s: at epoch %d (active in %s), not the expected epoch %d: not switched", name, cfg.Epoch, cfg.ActiveRegion, *fence)
-		sr := streamReport(cfg, StatusStaleEpoch)
-		inv.apply(&sr, inv.computeResume(ctx, name, awayFrom(cfg, target)))
-		return sr
+		o.warn("%s: at epoch %d (active in %s), not the expected epoch %d: not switched", name, cfg.Epoch, cfg.ActiveRegion, *fence)
+		o.report = streamReport(cfg, StatusStaleEpoch)
+		o.apply(&o.report, inv.computeResume(ctx, cross, name, from))
+		inv.describeSwitch(cross, &o.report, cfg)
+		return o
 	}
-	// Computed before the switch and stored with it: once the target's
-	// replicator runs, it overwrites the checkpoints this is computed from.
-	res := inv.computeResume(ctx, name, awayFrom(cfg, target))
+	// The old Region's checkpoints, read from this Region's replica before
+	// the switch: what they say is in the target is, so their minimum is a
+	// safe resume point, stored with the switch for retries and status
+	// once the old Region's shard list has confirmed every shard has one.
+	cps, loadErr := inv.h.checkpoints.Load(ctx, name, from.region)
+	var notBefore time.Time
+	if inv.req.Force && cfg.Epoch > 1 {
+		notBefore = inv.timing().SettledAt(cfg.Current())
+	}
+	writeStart := inv.h.now()
+	since := inv.timing().Since(writeStart, inv.req.Mode, notBefore)
 	if inv.req.DryRun {
-		inv.action("%s: would switch %s → %s (epoch %d → %d)", name, cfg.ActiveRegion, target, cfg.Epoch, cfg.Epoch+1)
-		sr := streamReport(cfg, StatusDryRun)
-		sr.ActiveRegion, sr.PreviousRegion, sr.ActiveSince, sr.Epoch = target, cfg.ActiveRegion, inv.at, cfg.Epoch+1
-		inv.apply(&sr, res)
-		return sr
+		o.action("%s: would switch %s → %s (epoch %d → %d, %s mode) from %s", name, cfg.ActiveRegion, target, cfg.Epoch, cfg.Epoch+1, inv.req.Mode, stamp(since))
+		o.report = streamReport(cfg, StatusDryRun)
+		o.report.ActiveRegion, o.report.PreviousRegion, o.report.ActiveSince, o.report.Epoch = target, cfg.ActiveRegion, since, cfg.Epoch+1
+		o.report.Mode = inv.req.Mode
+		settled := inv.timing().OldWritesLandBy(writeStart)
+		if since.After(settled) {
+			settled = since
+		}
+		o.report.SettledAt = &settled
+		o.report.ProducersMayStartAt = &since
+		if inv.req.Mode == activeregion.ModeRewind {
+			o.report.ProducersMayStartAt = &settled
+		}
+		o.apply(&o.report, inv.resumeOf(ctx, cross, name, from, cps, loadErr))
+		return o
 	}
 	// The epoch just read always fences the write, so that of two calls
 	// that read the same epoch exactly one switches.
 	readEpoch := cfg.Epoch
-	after, err := inv.h.configs.Switch(ctx, name, activeregion.Switch{
-		To:            target,
-		At:            inv.at,
-		ExpectedEpoch: &readEpoch,
-		Reason:        inv.req.Reason,
-		RequestID:     inv.requestID,
-		RequestedBy:   inv.req.RequestedBy,
-		UpdatedBy:     inv.updatedBy(),
-		HistoryLimit:  inv.h.settings.HistoryLimit,
-		ResumeFrom:    res.resume,
+	switchCtx, cancel := context.WithTimeout(ctx, activeregion.SwitchWriteTimeout)
+	after, err := inv.h.configs.Switch(switchCtx, name, activeregion.Switch{
+		To:               target,
+		At:               since,
+		Mode:             inv.req.Mode,
+		ExpectedEpoch:    &readEpoch,
+		Reason:           inv.req.Reason,
+		RequestID:        inv.requestID,
+		RequestedBy:      inv.req.RequestedBy,
+		UpdatedBy:        inv.updatedBy(),
+		HistoryRetention: inv.h.settings.HistoryRetention,
+		HistoryLimit:     inv.h.settings.HistoryLimit,
 	})
+	cancel()
+	visibleBy := inv.h.now()
 	switch {
 	case err == nil && after.Epoch == readEpoch+1 && after.ActiveRegion == target:
-		inv.action("%s: switched %s → %s (epoch %d → %d)", name, cfg.ActiveRegion, target, readEpoch, after.Epoch)
-		sr := streamReport(after, StatusSwitched)
-		inv.apply(&sr, res)
-		if res.resume != nil {
-			inv.action("%s: resumeFrom %s is stored in the history entry of epoch %d, so retries and status report it again", name, stamp(*res.resume), after.Epoch)
+		o.action("%s: switched %s → %s (epoch %d → %d, %s mode), active from %s", name, cfg.ActiveRegion, target, readEpoch, after.Epoch, inv.req.Mode, stamp(since))
+		if late := visibleBy.Sub(writeStart); late > activeregion.SwitchLead {
+			o.warn("%s: the switch took %s to write, longer than the %s it was stamped ahead: records written into %s before %s may not be replicated, and the switch settles later",
+				name, late.Round(time.Millisecond), activeregion.SwitchLead, target, stamp(visibleBy))
 		}
-		return sr
+		res := inv.resumeOf(ctx, cross, name, from, cps, loadErr)
+		after = inv.recordVisibility(ctx, &o.notes, after, visibleBy, res.resume)
+		o.report = streamReport(after, StatusSwitched)
+		o.apply(&o.report, res)
+		inv.describeSwitch(cross, &o.report, after)
+		if stored := after.Current().ResumeFrom; stored != nil {
+			o.action("%s: resumeFrom %s is stored in the history entry of epoch %d, so retries and status report it again", name, stamp(*stored), after.Epoch)
+		}
+		return o
 	case err == nil, errors.Is(err, activeregion.ErrConflict), errors.Is(err, activeregion.ErrStaleEpoch):
 		current := cfg
 		if fresh, getErr := inv.h.configs.Get(ctx, name); getErr == nil {
@@ -446,17 +628,101 @@ func (inv *invocation) switchStream(ctx context.Context, cfg activeregion.Config
 		if inv.req.ExpectedEpoch != nil {
 			status = StatusStaleEpoch
 		}
-		inv.warn("%s: another failover changed it after this call read epoch %d (now active in %s, epoch %d): this call changed nothing",
+		o.warn("%s: another failover changed it after this call read epoch %d (now active in %s, epoch %d): this call changed nothing",
 			name, readEpoch, current.ActiveRegion, current.Epoch)
-		sr := streamReport(current, status)
-		inv.apply(&sr, inv.storedOrComputed(ctx, current, awayFrom(current, target)))
-		return sr
+		o.report = streamReport(current, status)
+		o.apply(&o.report, inv.storedOrComputed(ctx, cross, current, awayFrom(current, target)))
+		inv.describeSwitch(cross, &o.report, current)
+		return o
 	default:
-		inv.warn("%s: switch to %s failed, nothing changed for this stream: %v", name, target, err)
-		sr := streamReport(cfg, StatusFailed)
-		inv.apply(&sr, res)
-		return sr
+		o.warn("%s: switch to %s failed, nothing changed for this stream: %v", name, target, err)
+		o.report = streamReport(cfg, StatusFailed)
+		o.apply(&o.report, inv.resumeOf(ctx, cross, name, from, cps, loadErr))
+		return o
 	}
+}
+
+// recordVisibility stores on the new history entry when its switch was
+// acknowledged and so when it settles, and the verified resume point: the
+// new Region's hold and every later settle check are measured from it, and
+// retries and status report the resume point as it was at the switch. A
+// failure leaves the replicators on their own bound (Epoch.VisibleByOr) and
+// is a warning.
+func (inv *invocation) recordVisibility(ctx context.Context, n *notes, cfg activeregion.Config, visibleBy time.Time, resume *time.Time) activeregion.Config {
+	current := cfg.Current()
+	settled := inv.timing().OldWritesLandBy(visibleBy)
+	if current.Since.After(settled) {
+		settled = current.Since
+	}
+	ok, err := inv.h.configs.RecordVisibility(ctx, cfg.StreamName, activeregion.Visibility{
+		Epoch: cfg.Epoch, RequestID: inv.requestID, VisibleBy: visibleBy, SettledAt: settled, ResumeFrom: resume,
+	})
+	switch {
+	case err != nil:
+		n.warn("%s: the switch's visibility was not recorded (%v): the new Region holds its first writes a little longer and the switch settles by %s",
+			cfg.StreamName, err, stamp(inv.timing().SettledAt(current)))
+		return cfg
+	case !ok:
+		return cfg
+	}
+	cfg.History = slices.Clone(cfg.History)
+	last := &cfg.History[len(cfg.History)-1]
+	v, st := visibleBy.UTC(), settled.UTC()
+	last.VisibleBy, last.SettledAt = &v, &st
+	if resume != nil {
+		r := resume.UTC()
+		last.ResumeFrom = &r
+	}
+	return cfg
+}
+
+// describeSwitch fills in what the current epoch's switch means for
+// producers: its mode, when it settles and from when producers may write;
+// in drain mode, whether the Region left has drained (a shard without a
+// drain mark is read in that Region, within cross).
+func (inv *invocation) describeSwitch(cross context.Context, sr *StreamReport, cfg activeregion.Config) {
+	current := cfg.Current()
+	if cfg.Epoch < 2 || len(cfg.History) < 2 {
+		return
+	}
+	sr.Mode = current.Mode
+	settled := inv.timing().SettledAt(current)
+	sr.SettledAt = &settled
+	start := current.Since
+	if current.Mode != activeregion.ModeDrain {
+		start = settled
+	}
+	sr.ProducersMayStartAt = &start
+	if current.Mode != activeregion.ModeDrain || sr.Status == StatusSwitched {
+		return
+	}
+	from := awayFrom(cfg, cfg.ActiveRegion)
+	all := true
+	checkpointed := map[string]bool{}
+	for i := range sr.Shards {
+		sh := &sr.Shards[i]
+		checkpointed[sh.ShardID] = true
+		done := sh.DrainedEpoch >= from.epoch
+		if !done {
+			scanned, err := inv.drainedByScan(cross, cfg, from, sh.ShardID, sh.LastSequenceNumber, current.Since)
+			done = err == nil && scanned
+		}
+		sh.DrainComplete = &done
+		all = all && done
+	}
+	// A shard of the Region left without any checkpoint may still hold
+	// records to drain: it is read from its start.
+	shards, err := inv.listShards(cross, from.region, cfg.StreamName)
+	if err != nil {
+		all = false
+	}
+	for _, s := range shards {
+		if id := aws.ToString(s.ShardId); !checkpointed[id] && all {
+			scanned, err := inv.drainedByScan(cross, cfg, from, id, "", current.Since)
+			all = err == nil && scanned
+		}
+	}
+	sr.DrainComplete = &all
 }
 
 func (inv *invocation) updatedBy() string {
@@ -493,7 +759,6 @@ func (inv *invocation) summarize() {
 	r := &inv.report
 	var active, previous []string
 	var latestSince time.Time
-	var switched bool
 	var withoutResume []string
 	for _, s := range r.Streams {
 		if s.ActiveRegion != "" && !slices.Contains(active, s.ActiveRegion) {
@@ -505,7 +770,9 @@ func (inv *invocation) summarize() {
 		if s.ActiveSince.After(latestSince) {
 			latestSince = s.ActiveSince
 		}
-		switched = switched || s.Status == StatusSwitched || (s.Status == StatusDryRun && inv.req.Action == ActionFailover)
+		if p := s.ProducersMayStartAt; p != nil && (r.ProducersMayStartAt == nil || p.After(*r.ProducersMayStartAt)) {
+			r.ProducersMayStartAt = p
+		}
 		if s.ResumeFrom == nil {
 			withoutResume = append(withoutResume, s.StreamName)
 		} else if r.LogStreamStart == nil || s.ResumeFrom.Before(*r.LogStreamStart) {
@@ -523,9 +790,7 @@ func (inv *invocation) summarize() {
 		slices.Sort(active)
 		inv.warn("streams are active in different Regions (%s): see each stream's activeRegion", strings.Join(active, ", "))
 	}
-	if switched {
-		r.SwitchedAt = &inv.at
-	} else if !latestSince.IsZero() {
+	if !latestSince.IsZero() {
 		r.SwitchedAt = &latestSince
 	}
 	if r.LogStreamStart != nil && len(withoutResume) > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -35,8 +36,13 @@ func testSettings() Settings {
 		IdleShardThreshold: 5 * time.Minute,
 		HistoryLimit:       activeregion.DefaultHistoryLimit,
 		CrossRegionTimeout: time.Second,
+		CacheTTL:           5 * time.Second,
 	}
 }
+
+// switchSince is the since a failover at now stamps in rewind mode: after
+// every write of the old Region has landed.
+var switchSince = activeregion.Timing{CacheTTL: 5 * time.Second}.Since(now, activeregion.ModeRewind, time.Time{})
 
 type fixture struct {
 	h       *Handler
@@ -146,17 +152,22 @@ func TestFailoverSwitchesEveryNamedStreamAndRecordsTheAudit(t *testing.T) {
 	if r.ActiveRegion != east2 || r.PreviousRegion != east1 {
 		t.Errorf("got activeRegion %q previousRegion %q, want %q %q", r.ActiveRegion, r.PreviousRegion, east2, east1)
 	}
-	if r.SwitchedAt == nil || !r.SwitchedAt.Equal(now) {
-		t.Errorf("got switchedAt %v, want %v", r.SwitchedAt, now)
+	if r.SwitchedAt == nil || !r.SwitchedAt.Equal(switchSince) {
+		t.Errorf("got switchedAt %v, want %v", r.SwitchedAt, switchSince)
+	}
+	if r.ProducersMayStartAt == nil || !r.ProducersMayStartAt.Equal(switchSince) {
+		t.Errorf("got producersMayStartAt %v, want %v: in rewind mode the epoch starts when the old Region's writes have landed", r.ProducersMayStartAt, switchSince)
 	}
 	for _, name := range []string{"s1", "s2"} {
 		item := f.configs.item(name)
-		if item.ActiveRegion != east2 || item.Epoch != 2 || !item.ActiveSince.Equal(now) {
-			t.Errorf("%s: got item active %s epoch %d since %v, want %s epoch 2 since %v", name, item.ActiveRegion, item.Epoch, item.ActiveSince, east2, now)
+		if item.ActiveRegion != east2 || item.Epoch != 2 || !item.ActiveSince.Equal(switchSince) {
+			t.Errorf("%s: got item active %s epoch %d since %v, want %s epoch 2 since %v", name, item.ActiveRegion, item.Epoch, item.ActiveSince, east2, switchSince)
 		}
 		last := item.History[len(item.History)-1]
-		want := activeregion.Epoch{Region: east2, Since: now, Epoch: 2, Reason: "us-east-1 impaired", RequestID: "req-123", RequestedBy: "alice"}
-		if last != want {
+		visible, settled := now, switchSince
+		want := activeregion.Epoch{Region: east2, Since: switchSince, Epoch: 2, Reason: "us-east-1 impaired", RequestID: "req-123", RequestedBy: "alice",
+			Mode: activeregion.ModeRewind, VisibleBy: &visible, SettledAt: &settled}
+		if !reflect.DeepEqual(last, want) {
 			t.Errorf("%s: got history entry %+v, want %+v", name, last, want)
 		}
 	}
@@ -257,7 +268,7 @@ func TestRetriedFailoverAndStatusReportTheResumePointOfTheSwitch(t *testing.T) {
 	}
 }
 
-func TestResumePointLeavesOutCheckpointsOfLaterEpochs(t *testing.T) {
+func TestResumePointCountsOnlyTheCheckpointsOfTheRegionLeft(t *testing.T) {
 	tests := []struct {
 		name        string
 		payload     string
@@ -274,7 +285,31 @@ func TestResumePointLeavesOutCheckpointsOfLaterEpochs(t *testing.T) {
 				cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1),
 				cp("s1", "shardId-000000000001", t0.Add(3*time.Hour), east2, 2),
 			},
-			wantWarning: []string{"shardId-000000000001", "written after epoch 1", "withheld"},
+			wantWarning: []string{"shardId-000000000001", "no checkpoint", "withheld"},
+		},
+		{
+			// us-east-1's shard 1 never had a record replicated in epoch 3;
+			// us-east-2's checkpoint of its own shard 1, of epoch 2, is
+			// later than the records us-east-1's producers resent there.
+			name:    "a checkpoint of the other Region never covers a shard of the Region left",
+			payload: `{"targetRegion":"us-east-2","streams":["s1"]}`,
+			cfg:     configAt("s1", east1, east2, east1),
+			cps: []checkpoint.Checkpoint{
+				cp("s1", "shardId-000000000000", t0.Add(3*time.Hour), east1, 3),
+				cp("s1", "shardId-000000000001", t0.Add(2*time.Hour-time.Minute), east2, 2),
+			},
+			wantWarning: []string{"shardId-000000000001", "no checkpoint", "withheld"},
+		},
+		{
+			name:    "a checkpoint of an earlier epoch of the Region left counts from where that epoch's producers resumed",
+			payload: `{"targetRegion":"us-east-2","streams":["s1"]}`,
+			cfg:     configAt("s1", east1, east2, east1),
+			cps: []checkpoint.Checkpoint{
+				cp("s1", "shardId-000000000000", t0.Add(3*time.Hour), east1, 3),
+				cp("s1", "shardId-000000000001", t0.Add(150*time.Minute), east1, 1),
+			},
+			wantResume:  ptr(t0.Add(2 * time.Hour)),
+			wantWarning: []string{"shardId-000000000001", "epoch 1, before epoch 3", "counted as"},
 		},
 		{
 			name:       "checkpoints of the epoch failed away from count",
@@ -307,7 +342,8 @@ func TestExpectedEpochFencesTheSwitch(t *testing.T) {
 		wantStatus string
 		wantWrites int
 	}{
-		{name: "matching epoch switches", fence: "3", wantStatus: StatusSwitched, wantWrites: 1},
+		// The switch, then its visibility on the new history entry.
+		{name: "matching epoch switches", fence: "3", wantStatus: StatusSwitched, wantWrites: 2},
 		{name: "older epoch changes nothing", fence: "2", wantStatus: StatusStaleEpoch, wantWrites: 0},
 		{name: "newer epoch changes nothing", fence: "4", wantStatus: StatusStaleEpoch, wantWrites: 0},
 	}
@@ -440,7 +476,11 @@ func TestBadRequestsAreErrorsAndChangeNothing(t *testing.T) {
 		{name: "not an object", payload: `["us-east-2"]`, want: []string{"not a valid request"}},
 		{name: "empty payload", payload: ``, want: []string{"empty"}},
 		{name: "trailing data", payload: `{"targetRegion":"us-east-2"} {}`, want: []string{"after the request"}},
-		{name: "unknown field", payload: `{"targetRegion":"us-east-2","force":true}`, want: []string{`unknown field "force"`}},
+		{name: "unknown field", payload: `{"targetRegion":"us-east-2","forceSwitch":true}`, want: []string{`unknown field "forceSwitch"`}},
+		{name: "unknown mode", payload: `{"targetRegion":"us-east-2","mode":"flush"}`, want: []string{`mode "flush"`, `"rewind" or "drain"`}},
+		{name: "mode is case-sensitive", payload: `{"targetRegion":"us-east-2","mode":"Drain"}`, want: []string{`mode "Drain"`}},
+		{name: "status with a mode", payload: `{"action":"status","mode":"drain"}`, want: []string{"only apply to the failover"}},
+		{name: "init with force", payload: `{"action":"init","targetRegion":"us-east-1","streams":["s9"],"force":true}`, want: []string{"only apply to the failover"}},
 		{name: "misspelt field", payload: `{"targetregion":"us-east-2"}`, want: []string{`unknown field "targetregion"`, `did you mean "targetRegion"`}},
 		{name: "field given twice", payload: `{"targetRegion":"us-east-2","dryRun":true,"dryRun":false}`, want: []string{`"dryRun" is given twice`}},
 		{name: "unknown action", payload: `{"action":"flip","targetRegion":"us-east-2"}`, want: []string{`unknown action "flip"`, "failover, status or init"}},
@@ -563,10 +603,9 @@ func TestResumePointsAndCheckpointWarnings(t *testing.T) {
 			wantWarnings: [][]string{{"s1: no checkpoint", "no resumeFrom"}},
 		},
 		{
-			name:         "a checkpoint of an older epoch is a warning",
-			cps:          []checkpoint.Checkpoint{cp("s1", sh0, at(30), east2, 0)},
-			wantResume:   ptr(at(30)),
-			wantWarnings: [][]string{{"s1 " + sh0, "replicator of us-east-2 in epoch 0", "not by us-east-1's in epoch 1"}},
+			name:         "a checkpoint of the other Region is not counted",
+			cps:          []checkpoint.Checkpoint{cp("s1", sh0, at(30), east2, 1)},
+			wantWarnings: [][]string{{"s1: no checkpoint of us-east-1", "no resumeFrom"}},
 		},
 	}
 	for _, tt := range tests {
@@ -581,8 +620,14 @@ func TestResumePointsAndCheckpointWarnings(t *testing.T) {
 			if !equalTimes(r.LogStreamStart, tt.wantResume) {
 				t.Errorf("got logStreamStart %v, want %v", deref(r.LogStreamStart), deref(tt.wantResume))
 			}
-			if len(s1.Shards) != len(tt.cps) {
-				t.Errorf("got %d shards, want every checkpoint listed (%d)", len(s1.Shards), len(tt.cps))
+			own := 0
+			for _, c := range tt.cps {
+				if c.SourceRegion == east1 {
+					own++
+				}
+			}
+			if len(s1.Shards) != own {
+				t.Errorf("got %d shards, want every checkpoint of us-east-1 listed (%d)", len(s1.Shards), own)
 			}
 			for _, parts := range tt.wantWarnings {
 				if !hasLine(r.Warnings, parts...) {
@@ -609,9 +654,9 @@ func TestLogStreamStartIsTheMinimumOverStreams(t *testing.T) {
 	}
 }
 
-func TestAfterFailbackCheckpointsOfTheOldEpochAreWarned(t *testing.T) {
-	// Failback to us-east-1: the checkpoints that matter are us-east-2's of
-	// epoch 2; a shard still holding us-east-1's epoch-1 item is suspect.
+func TestAfterFailbackOnlyTheCheckpointsOfTheRegionLeftCount(t *testing.T) {
+	// Failback to us-east-1: the checkpoints that matter are us-east-2's; a
+	// shard with only us-east-1's checkpoint of epoch 1 is not covered.
 	f := newFixture(testSettings(), configAt("s1", east1, east2))
 	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
 		cp("s1", "shardId-000000000000", t0.Add(2*time.Hour), east2, 2),
@@ -621,11 +666,14 @@ func TestAfterFailbackCheckpointsOfTheOldEpochAreWarned(t *testing.T) {
 	if got := statuses(r)["s1"]; got != StatusSwitched {
 		t.Fatalf("got status %q, want switched", got)
 	}
-	if !hasLine(r.Warnings, "shardId-000000000001", "replicator of us-east-1 in epoch 1", "us-east-2's in epoch 2") {
-		t.Errorf("got warnings %q, want one for shard 1's old-epoch checkpoint", r.Warnings)
+	if got := r.Streams[0].ResumeFrom; got != nil {
+		t.Errorf("got resumeFrom %v, want none while shard 1 has no checkpoint of us-east-2", *got)
 	}
-	if hasLine(r.Warnings, "shardId-000000000000", "replicator of") {
-		t.Errorf("got warnings %q, want none for shard 0", r.Warnings)
+	if !hasLine(r.Warnings, "shardId-000000000001", "no checkpoint", "withheld") {
+		t.Errorf("got warnings %q, want one withholding for shard 1", r.Warnings)
+	}
+	if stored := f.configs.item("s1").Current().ResumeFrom; stored != nil {
+		t.Errorf("got stored resumeFrom %v, want none: a withheld point is never stored", *stored)
 	}
 }
 
@@ -770,7 +818,9 @@ func TestStatusIsReadOnly(t *testing.T) {
 	s := testSettings()
 	s.ReplicatorFunctionName = "repl"
 	f := newFixture(s, configAt("a", east1, east2), configAt("b", east1))
-	f.cps.byStream["a"] = []checkpoint.Checkpoint{cp("a", "shardId-000000000000", t0.Add(2*time.Hour), east2, 2)}
+	// The switch into epoch 2 left us-east-1: its checkpoints are the ones
+	// that matter.
+	f.cps.byStream["a"] = []checkpoint.Checkpoint{cp("a", "shardId-000000000000", t0.Add(50*time.Minute), east1, 1)}
 	r := f.handle(t, context.Background(), `{"action":"status"}`)
 	if got, want := statuses(r), map[string]string{"a": StatusActive, "b": StatusActive}; !equalMaps(got, want) {
 		t.Fatalf("got statuses %v, want %v", got, want)

@@ -143,12 +143,12 @@ func TestInitStatusFailoverFailbackOnDynamoDB(t *testing.T) {
 	if item.ActiveRegion != east2 || item.Epoch != 2 || last.RequestID != "req-failover" || last.Reason != "drill" || last.RequestedBy != "alice" {
 		t.Fatalf("failover: got item active %s epoch %d last history %+v, want %s, 2, with the audit fields", item.ActiveRegion, item.Epoch, last, east2)
 	}
-	if !item.ActiveSince.Equal(clock) {
-		t.Errorf("failover: got activeSince %v, want %v", item.ActiveSince, clock)
+	if want := switchSince.Add(clock.Sub(now)); !item.ActiveSince.Equal(want) {
+		t.Errorf("failover: got activeSince %v, want %v, when every old write has landed", item.ActiveSince, want)
 	}
 
-	// us-east-2 replicates back into us-east-1 in epoch 2, overwriting the
-	// shared checkpoint items.
+	// us-east-2 replicates back into us-east-1 in epoch 2, into its own
+	// checkpoint items.
 	save(cp("s1", "shardId-000000000000", t0.Add(30*time.Minute), east2, 2))
 	save(cp("s1", "shardId-000000000001", t0.Add(31*time.Minute), east2, 2))
 	save(cp("s2", "shardId-000000000000", t0.Add(29*time.Minute), east2, 2))
@@ -224,19 +224,25 @@ func checkResume(t *testing.T, step string, r Report, want map[string]time.Time,
 	}
 }
 
-// pairedPuts holds each config PutItem until a second one for the same stream
-// arrives, so that two failovers both read the epoch before either writes: the
-// race is decided by DynamoDB's conditional write, not by scheduling.
+// pairedPuts holds the first two config PutItems of a stream until both have
+// arrived, so that two failovers both read the epoch before either writes:
+// the race is decided by DynamoDB's conditional write, not by scheduling.
+// Later writes (the winner recording its visibility) pass straight through.
 type pairedPuts struct {
 	DynamoDBAPI
-	table string
-	mu    sync.Mutex
-	wait  map[string]chan struct{}
+	table  string
+	mu     sync.Mutex
+	wait   map[string]chan struct{}
+	paired map[string]bool
 }
 
 func (p *pairedPuts) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if *in.TableName == p.table {
-		stream := in.Item["streamName"].(*ddbtypes.AttributeValueMemberS).Value
+	stream, _ := in.Item["streamName"].(*ddbtypes.AttributeValueMemberS)
+	p.mu.Lock()
+	pairing := *in.TableName == p.table && stream != nil && !p.paired[stream.Value]
+	p.mu.Unlock()
+	if pairing {
+		stream := stream.Value
 		p.mu.Lock()
 		ch, waiting := p.wait[stream]
 		if !waiting {
@@ -244,6 +250,7 @@ func (p *pairedPuts) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opt
 			p.wait[stream] = ch
 		} else {
 			delete(p.wait, stream)
+			p.paired[stream] = true
 			close(ch)
 		}
 		p.mu.Unlock()
@@ -260,7 +267,7 @@ func TestConcurrentFailoversOnDynamoDBHaveExactlyOneWinnerPerStream(t *testing.T
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, ddb := dynamoTables(t)
-	paired := &pairedPuts{DynamoDBAPI: ddb, table: s.ActiveRegionTable, wait: map[string]chan struct{}{}}
+	paired := &pairedPuts{DynamoDBAPI: ddb, table: s.ActiveRegionTable, wait: map[string]chan struct{}{}, paired: map[string]bool{}}
 	setup := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()), noSettle)
 	racer := NewHandler(s, Clients{DynamoDB: paired}, WithLogger(discardLogger()), noSettle)
 	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)

@@ -13,7 +13,7 @@ import (
 // other. Whoever's request id the item ends with is the winner; this call
 // reports a stream it lost as a conflict. The window that remains is the
 // table's replication delay beyond the settle time.
-func (inv *invocation) readBack(ctx context.Context) {
+func (inv *invocation) readBack(ctx, cross context.Context) {
 	var switched []int
 	for i, sr := range inv.report.Streams {
 		if sr.Status == StatusSwitched {
@@ -41,9 +41,12 @@ func (inv *invocation) readBack(ctx context.Context) {
 		}
 		inv.warn("%s: read back %s after the switch, the item is at epoch %d in %s, written by request %s, not by this call (%s): another failover, in another Region, won (the config table is a global table and the last writer wins); this call's switch does not stand",
 			sr.StreamName, settle, cfg.Epoch, cfg.ActiveRegion, orUnknown(current.RequestID), inv.requestID)
-		next := streamReport(cfg, StatusConflict)
-		inv.apply(&next, inv.storedOrComputed(ctx, cfg, awayFrom(cfg, inv.req.TargetRegion)))
-		*sr = next
+		o := streamOutcome{report: streamReport(cfg, StatusConflict)}
+		o.apply(&o.report, inv.storedOrComputed(ctx, cross, cfg, awayFrom(cfg, inv.req.TargetRegion)))
+		inv.describeSwitch(cross, &o.report, cfg)
+		*sr = o.report
+		inv.report.Actions = append(inv.report.Actions, o.actions...)
+		inv.report.Warnings = append(inv.report.Warnings, o.warnings...)
 	}
 }
 

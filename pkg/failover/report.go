@@ -1,6 +1,10 @@
 package failover
 
-import "time"
+import (
+	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+)
 
 // Per-stream outcomes of an invocation (StreamReport.Status).
 const (
@@ -39,8 +43,11 @@ type Report struct {
 	// LogStreamStart is the minimum resumeFrom over the streams: where the
 	// CDC log-stream task starts.
 	LogStreamStart *time.Time `json:"logStreamStart"`
-	Actions        []string   `json:"actions"`
-	Warnings       []string   `json:"warnings"`
+	// ProducersMayStartAt is the latest producersMayStartAt of the streams:
+	// from then on every stream's producers may write in its new Region.
+	ProducersMayStartAt *time.Time `json:"producersMayStartAt,omitempty"`
+	Actions             []string   `json:"actions"`
+	Warnings            []string   `json:"warnings"`
 	// PhysicalResourceID is set only in answer to a CloudFormation
 	// custom-resource event (the deploy-time seed): it is the one field of
 	// the answer the CDK provider framework reads, besides Data.
@@ -63,8 +70,22 @@ type StreamReport struct {
 	// ResumeFromUnverified: the stream's shards could not be listed in
 	// either Region, so a shard without a checkpoint (which would hold
 	// resumeFrom back) may have gone unnoticed.
-	ResumeFromUnverified bool          `json:"resumeFromUnverified,omitempty"`
-	Shards               []ShardReport `json:"shards"`
+	ResumeFromUnverified bool `json:"resumeFromUnverified,omitempty"`
+	// Mode is what the switch into the current epoch did with the previous
+	// Region's backlog: rewind or drain (empty for a first epoch).
+	Mode activeregion.Mode `json:"mode,omitempty"`
+	// ProducersMayStartAt is when producers may write in the stream's
+	// active Region: in rewind mode once no record of the old Region can
+	// land after theirs, in drain mode from activeSince (a producer that
+	// needs per-key order waits for drainComplete too).
+	ProducersMayStartAt *time.Time `json:"producersMayStartAt,omitempty"`
+	// SettledAt is when the switch into the current epoch settles; a
+	// failover before then is refused unless forced.
+	SettledAt *time.Time `json:"settledAt,omitempty"`
+	// DrainComplete, in drain mode, says whether the previous Region has
+	// acknowledged every record of its closed epoch on every shard.
+	DrainComplete *bool         `json:"drainComplete,omitempty"`
+	Shards        []ShardReport `json:"shards"`
 }
 
 // ShardReport is one shard's checkpoint as the report lists it.
@@ -76,6 +97,12 @@ type ShardReport struct {
 	UpdatedAt               time.Time `json:"updatedAt"`
 	SourceRegion            string    `json:"sourceRegion,omitempty"`
 	CheckpointEpoch         int64     `json:"checkpointEpoch,omitempty"`
+	// DrainedEpoch is the latest closed epoch of SourceRegion fully
+	// acknowledged on this shard (see checkpoint.Checkpoint).
+	DrainedEpoch int64 `json:"drainedEpoch,omitempty"`
 	// Ignored: named in ignoreShards, so left out of resumeFrom.
 	Ignored bool `json:"ignored,omitempty"`
+	// DrainComplete, in drain mode: this shard's records of the closed
+	// epoch are all acknowledged by the previous Region.
+	DrainComplete *bool `json:"drainComplete,omitempty"`
 }

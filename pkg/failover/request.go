@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 )
 
 // Actions of a failover invocation.
@@ -41,6 +43,12 @@ type Request struct {
 	// IgnoreShards maps a stream to shards left out of its resume point, for
 	// idle or closed shards whose old checkpoint would hold it back.
 	IgnoreShards map[string][]string `json:"ignoreShards,omitempty"`
+	// Mode is what the switch does with the old Region's backlog: rewind
+	// (the default; producers resend from resumeFrom) or drain.
+	Mode activeregion.Mode `json:"mode,omitempty"`
+	// Force switches a stream whose previous switch has not settled yet;
+	// the switch then starts when that one settles.
+	Force bool `json:"force,omitempty"`
 }
 
 // ErrBadRequest marks every payload error: nothing was read or written.
@@ -80,7 +88,7 @@ func decodeStrict(payload []byte) (Request, error) {
 }
 
 // requestKeys are the payload's field names, spelt exactly.
-var requestKeys = []string{"action", "targetRegion", "streams", "dryRun", "reason", "requestedBy", "expectedEpoch", "parkPrevious", "ignoreShards"}
+var requestKeys = []string{"action", "targetRegion", "streams", "dryRun", "reason", "requestedBy", "expectedEpoch", "parkPrevious", "ignoreShards", "mode", "force"}
 
 // checkKeys refuses what encoding/json lets through: keys that match a field
 // only case-insensitively, and keys given twice (the last would silently win).
@@ -125,8 +133,8 @@ func (r *Request) validate(s Settings) error {
 			return fmt.Errorf("targetRegion is required for %s, one of %s", r.Action, strings.Join(s.Regions, ", "))
 		}
 	case ActionStatus:
-		if r.ExpectedEpoch != nil || r.ParkPrevious {
-			return errors.New("expectedEpoch and parkPrevious only apply to the failover action")
+		if r.ExpectedEpoch != nil || r.ParkPrevious || r.Mode != "" || r.Force {
+			return errors.New("expectedEpoch, parkPrevious, mode and force only apply to the failover action")
 		}
 	default:
 		return fmt.Errorf("unknown action %q, want %s, %s or %s", r.Action, ActionFailover, ActionStatus, ActionInit)
@@ -138,9 +146,16 @@ func (r *Request) validate(s Settings) error {
 		if len(r.Streams) == 0 {
 			return errors.New("init needs the streams to create config items for")
 		}
-		if r.ExpectedEpoch != nil || r.ParkPrevious {
-			return errors.New("expectedEpoch and parkPrevious only apply to the failover action")
+		if r.ExpectedEpoch != nil || r.ParkPrevious || r.Mode != "" || r.Force {
+			return errors.New("expectedEpoch, parkPrevious, mode and force only apply to the failover action")
 		}
+	}
+	if r.Action == ActionFailover {
+		mode, err := activeregion.ParseMode(string(r.Mode))
+		if err != nil {
+			return err
+		}
+		r.Mode = mode
 	}
 	if r.ExpectedEpoch != nil && *r.ExpectedEpoch < 1 {
 		return fmt.Errorf("expectedEpoch %d is not an epoch: epochs start at 1", *r.ExpectedEpoch)

@@ -17,17 +17,25 @@ type source struct {
 	region string
 	epoch  int64
 	known  bool
+	// floor is where producers resumed when that epoch began (its stored
+	// resumeFrom, else its since): a record of the epoch can carry a commit
+	// time that early.
+	floor time.Time
 }
 
 // awayFrom names the source of the checkpoints that matter for cfg: when
 // target is already active, the Region active in the epoch before; otherwise
 // the Region active now.
 func awayFrom(cfg activeregion.Config, target string) source {
-	if cfg.ActiveRegion != target {
-		return source{region: cfg.ActiveRegion, epoch: cfg.Epoch, known: true}
+	e, ok := cfg.Current(), true
+	if cfg.ActiveRegion == target {
+		e, ok = previousEpoch(cfg)
 	}
-	prev, ok := previousEpoch(cfg)
-	return source{region: prev.Region, epoch: prev.Epoch, known: ok}
+	floor := e.Since
+	if e.ResumeFrom != nil {
+		floor = *e.ResumeFrom
+	}
+	return source{region: e.Region, epoch: e.Epoch, known: ok, floor: floor}
 }
 
 // resumeResult is one stream's resume point and what the report says about
@@ -39,22 +47,27 @@ type resumeResult struct {
 	// unverified: the shards could not be listed to check that every one
 	// has a checkpoint.
 	unverified bool
-	actions    []string
-	warnings   []string
+	notes
 }
 
-func (r *resumeResult) warn(format string, args ...any) {
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
-}
-
-func (inv *invocation) apply(sr *StreamReport, r resumeResult) {
+func (n *notes) apply(sr *StreamReport, r resumeResult) {
 	if r.shards != nil {
 		sr.Shards = r.shards
 	}
 	sr.ResumeFrom = r.resume
 	sr.ResumeFromUnverified = r.unverified && r.resume != nil
-	inv.report.Actions = append(inv.report.Actions, r.actions...)
-	inv.report.Warnings = append(inv.report.Warnings, r.warnings...)
+	n.actions = append(n.actions, r.actions...)
+	n.warnings = append(n.warnings, r.warnings...)
+}
+
+func notIgnored(cps []checkpoint.Checkpoint, ignore []string) []checkpoint.Checkpoint {
+	var out []checkpoint.Checkpoint
+	for _, cp := range cps {
+		if !slices.Contains(ignore, cp.ShardID) {
+			out = append(out, cp)
+		}
+	}
+	return out
 }
 
 // storedOrComputed is the resume point of the epoch cfg is in: the one the
@@ -62,13 +75,13 @@ func (inv *invocation) apply(sr *StreamReport, r resumeResult) {
 // moved on since (the new Region's replicator overwrites them). Epochs
 // without a stored one (init, items older than the attribute) fall back to
 // the checkpoints, leaving out those written after the epoch in from.
-func (inv *invocation) storedOrComputed(ctx context.Context, cfg activeregion.Config, from source) resumeResult {
+func (inv *invocation) storedOrComputed(ctx, cross context.Context, cfg activeregion.Config, from source) resumeResult {
 	current := cfg.History[len(cfg.History)-1]
 	if current.ResumeFrom == nil {
-		return inv.computeResume(ctx, cfg.StreamName, from)
+		return inv.computeResume(ctx, cross, cfg.StreamName, from)
 	}
 	var r resumeResult
-	if cps, err := inv.h.checkpoints.Load(ctx, cfg.StreamName); err == nil {
+	if cps, err := inv.h.checkpoints.Load(ctx, cfg.StreamName, from.region); err == nil {
 		r.shards = shardReports(cps, inv.req.IgnoreShards[cfg.StreamName])
 	}
 	resume := current.ResumeFrom.UTC()
@@ -93,6 +106,7 @@ func shardReports(cps []checkpoint.Checkpoint, ignore []string) []ShardReport {
 			UpdatedAt:               cp.UpdatedAt,
 			SourceRegion:            cp.SourceRegion,
 			CheckpointEpoch:         cp.Epoch,
+			DrainedEpoch:            cp.DrainedEpoch,
 			Ignored:                 slices.Contains(ignore, cp.ShardID),
 		})
 	}
@@ -100,21 +114,33 @@ func shardReports(cps []checkpoint.Checkpoint, ignore []string) []ShardReport {
 }
 
 // computeResume derives the stream's resume point from the checkpoints of
-// the Region being failed away from, checked against the stream's shards.
-func (inv *invocation) computeResume(ctx context.Context, name string, from source) resumeResult {
+// the Region being failed away from, checked against that Region's shards.
+func (inv *invocation) computeResume(ctx, cross context.Context, name string, from source) resumeResult {
+	cps, err := inv.h.checkpoints.Load(ctx, name, from.region)
+	return inv.resumeOf(ctx, cross, name, from, cps, err)
+}
+
+// resumeOf is computeResume on checkpoints already loaded (loadErr: why
+// they could not be). Only the old Region's own checkpoints count: the two
+// streams' shard sets may differ, so a checkpoint of the other Region says
+// nothing about a shard of this one.
+func (inv *invocation) resumeOf(ctx, cross context.Context, name string, from source, cps []checkpoint.Checkpoint, loadErr error) resumeResult {
 	var r resumeResult
-	cps, err := inv.h.checkpoints.Load(ctx, name)
-	if err != nil {
-		r.warn("%s: checkpoints could not be read, so there is no resumeFrom: %v", name, err)
+	if !from.known {
+		r.warn("%s: no Region was active before this one, so there is no resumeFrom", name)
+		return r
+	}
+	if loadErr != nil {
+		r.warn("%s: checkpoints could not be read, so there is no resumeFrom: %v", name, loadErr)
 		return r
 	}
 	if len(cps) == 0 {
-		r.warn("%s: no checkpoint in %s, so there is no resumeFrom (nothing replicated yet?)", name, inv.h.settings.CheckpointTable)
+		r.warn("%s: no checkpoint of %s in %s, so there is no resumeFrom (nothing replicated yet?)", name, from.region, inv.h.settings.CheckpointTable)
 		return r
 	}
 	ignore := inv.req.IgnoreShards[name]
 	r.shards = shardReports(cps, ignore)
-	topo := inv.topology(ctx, &r, name, from)
+	topo := inv.topology(ctx, cross, &r, name, from)
 	var counted []checkpoint.Checkpoint
 	var newer []string
 	for _, cp := range cps {
@@ -128,11 +154,16 @@ func (inv *invocation) computeResume(ctx context.Context, name string, from sour
 			newer = append(newer, cp.ShardID)
 			continue
 		}
-		counted = append(counted, cp)
-		if from.known && (cp.SourceRegion != from.region || cp.Epoch < from.epoch) {
-			r.warn("%s %s: checkpoint was written by the replicator of %s in epoch %d, not by %s's in epoch %d: it may not describe what reached the target",
-				name, cp.ShardID, cp.SourceRegion, cp.Epoch, from.region, from.epoch)
+		if cp.Epoch < from.epoch && cp.LastReplicatedTimestamp.After(from.floor) {
+			// Nothing of this shard was replicated in the epoch failed
+			// away from, yet its producers may have rewound into it: what
+			// they resent there carries commit times from the epoch's own
+			// resume point on, earlier than this checkpoint says.
+			r.warn("%s %s: the checkpoint is of epoch %d, before epoch %d that is failed away from: counted as %s, where that epoch's producers resumed",
+				name, cp.ShardID, cp.Epoch, from.epoch, stamp(from.floor))
+			cp.LastReplicatedTimestamp = from.floor
 		}
+		counted = append(counted, cp)
 	}
 	checkpointed := func(id string) bool {
 		return slices.ContainsFunc(counted, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == id })

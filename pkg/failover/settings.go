@@ -26,10 +26,20 @@ type Settings struct {
 	// newest by more than this holds the resume point back and is named in
 	// the report's warnings.
 	IdleShardThreshold time.Duration
-	// HistoryLimit is how many epochs a config item keeps.
+	// HistoryRetention is how long an ended epoch stays in a config item's
+	// history (HISTORY_RETENTION): at least the longest retention of the
+	// streams, so that no record still in a stream is attributed by guess.
+	HistoryRetention time.Duration
+	// HistoryLimit caps the entries kept, to stay within DynamoDB's item size.
 	HistoryLimit int
-	// CrossRegionTimeout bounds each concurrency call: the previous Region may
-	// be down, and the SDK's retries must not hold the failover report back.
+	// CacheTTL is the replicators' ACTIVE_REGION_CACHE_TTL: the switchover
+	// times (since, settle, hold) are derived from it, so both functions
+	// must be given the same value.
+	CacheTTL time.Duration
+	// CrossRegionTimeout is the one deadline for all the work a call does
+	// in other Regions (listing their shards, parking their replicators):
+	// the previous Region may hang, and the report must still come back
+	// complete, well within the function's timeout.
 	CrossRegionTimeout time.Duration
 	// SwitchSettle is how long a failover waits after its switches before
 	// reading them back: the config table is a global table, last writer
@@ -49,8 +59,9 @@ const (
 )
 
 // SettingsFromEnv reads REGIONS, CHECKPOINT_TABLE, ACTIVE_REGION_TABLE,
-// REPLICATOR_FUNCTION_NAME, AWS_REGION and the optional IDLE_SHARD_THRESHOLD
-// and SWITCH_SETTLE (Go durations) through getenv. Every error names the variable at fault.
+// REPLICATOR_FUNCTION_NAME, AWS_REGION and the optional IDLE_SHARD_THRESHOLD,
+// SWITCH_SETTLE, ACTIVE_REGION_CACHE_TTL and HISTORY_RETENTION (Go
+// durations) through getenv. Every error names the variable at fault.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
 		OwnRegion:              strings.TrimSpace(getenv("AWS_REGION")),
@@ -59,6 +70,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		ReplicatorFunctionName: strings.TrimSpace(getenv("REPLICATOR_FUNCTION_NAME")),
 		IdleShardThreshold:     DefaultIdleShardThreshold,
 		HistoryLimit:           activeregion.DefaultHistoryLimit,
+		HistoryRetention:       activeregion.DefaultHistoryRetention,
 		CrossRegionTimeout:     DefaultCrossRegionTimeout,
 		SwitchSettle:           DefaultSwitchSettle,
 	}
@@ -76,6 +88,16 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			return Settings{}, fmt.Errorf("IDLE_SHARD_THRESHOLD %q is not a positive Go duration such as 5m", v)
 		}
 		s.IdleShardThreshold = d
+	}
+	if s.CacheTTL, err = activeregion.ParseCacheTTL(getenv("ACTIVE_REGION_CACHE_TTL")); err != nil {
+		return Settings{}, err
+	}
+	if v := strings.TrimSpace(getenv("HISTORY_RETENTION")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 24*time.Hour {
+			return Settings{}, fmt.Errorf("HISTORY_RETENTION %q is not a Go duration of at least 24h, such as 8760h (it must cover the longest stream retention)", v)
+		}
+		s.HistoryRetention = d
 	}
 	if v := strings.TrimSpace(getenv("SWITCH_SETTLE")); v != "" {
 		d, err := time.ParseDuration(v)

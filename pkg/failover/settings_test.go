@@ -22,8 +22,8 @@ func TestSettingsFromEnv(t *testing.T) {
 				return slices.Equal(s.Regions, []string{"us-east-1", "us-east-2"}) && s.OwnRegion == "us-east-2" &&
 					s.CheckpointTable == DefaultCheckpointTable && s.ActiveRegionTable == DefaultActiveRegionTable &&
 					s.ReplicatorFunctionName == "" && s.IdleShardThreshold == DefaultIdleShardThreshold &&
-					s.HistoryLimit == 20 && s.CrossRegionTimeout == DefaultCrossRegionTimeout &&
-					s.SwitchSettle == DefaultSwitchSettle
+					s.HistoryLimit == 1000 && s.HistoryRetention == 365*24*time.Hour && s.CrossRegionTimeout == DefaultCrossRegionTimeout &&
+					s.SwitchSettle == DefaultSwitchSettle && s.CacheTTL == 5*time.Second
 			},
 		},
 		{
@@ -32,12 +32,13 @@ func TestSettingsFromEnv(t *testing.T) {
 				"REGIONS": " eu-west-1 , eu-central-1 ", "AWS_REGION": "eu-west-1",
 				"CHECKPOINT_TABLE": "cp", "ACTIVE_REGION_TABLE": "cfg",
 				"REPLICATOR_FUNCTION_NAME": "kds-crr-replicator", "IDLE_SHARD_THRESHOLD": "90s",
-				"SWITCH_SETTLE": "500ms",
+				"SWITCH_SETTLE": "500ms", "ACTIVE_REGION_CACHE_TTL": "0s", "HISTORY_RETENTION": "48h",
 			},
 			want: func(s Settings) bool {
 				return slices.Equal(s.Regions, []string{"eu-west-1", "eu-central-1"}) && s.CheckpointTable == "cp" &&
 					s.ActiveRegionTable == "cfg" && s.ReplicatorFunctionName == "kds-crr-replicator" &&
-					s.IdleShardThreshold == 90*time.Second && s.SwitchSettle == 500*time.Millisecond
+					s.IdleShardThreshold == 90*time.Second && s.SwitchSettle == 500*time.Millisecond &&
+					s.CacheTTL == 0 && s.HistoryRetention == 48*time.Hour
 			},
 		},
 		{name: "REGIONS missing", env: map[string]string{"AWS_REGION": "us-east-1"}, wantErr: "REGIONS"},
@@ -48,6 +49,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		{name: "bad threshold", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "IDLE_SHARD_THRESHOLD": "5"}, wantErr: "IDLE_SHARD_THRESHOLD"},
 		{name: "settle not a duration", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "SWITCH_SETTLE": "2"}, wantErr: "SWITCH_SETTLE"},
 		{name: "settle zero", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "SWITCH_SETTLE": "0s"}, wantErr: "SWITCH_SETTLE"},
+		{name: "cache TTL above the bound the replicators accept", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "ACTIVE_REGION_CACHE_TTL": "31s"}, wantErr: "ACTIVE_REGION_CACHE_TTL"},
+		{name: "history retention shorter than a day", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "HISTORY_RETENTION": "1h"}, wantErr: "HISTORY_RETENTION"},
 		{name: "negative threshold", env: map[string]string{"REGIONS": "us-east-1,us-east-2", "AWS_REGION": "us-east-1", "IDLE_SHARD_THRESHOLD": "-1m"}, wantErr: "IDLE_SHARD_THRESHOLD"},
 	}
 	for _, tt := range tests {
@@ -71,7 +74,7 @@ func TestSettingsFromEnv(t *testing.T) {
 
 func TestNewHandlerFillsZeroSettingsWithDefaults(t *testing.T) {
 	h := NewHandler(Settings{Regions: []string{east1, east2}}, Clients{}, WithStores(newFakeConfigs(), &fakeCheckpoints{}))
-	if got := h.settings; got.IdleShardThreshold != DefaultIdleShardThreshold || got.CrossRegionTimeout != DefaultCrossRegionTimeout || got.HistoryLimit != 20 || got.SwitchSettle != DefaultSwitchSettle {
+	if got := h.settings; got.IdleShardThreshold != DefaultIdleShardThreshold || got.CrossRegionTimeout != DefaultCrossRegionTimeout || got.HistoryLimit != 1000 || got.HistoryRetention != 365*24*time.Hour || got.SwitchSettle != DefaultSwitchSettle {
 		t.Fatalf("got threshold %v, timeout %v, history limit %d, settle %v; want the defaults", got.IdleShardThreshold, got.CrossRegionTimeout, got.HistoryLimit, got.SwitchSettle)
 	}
 }

@@ -87,11 +87,14 @@ func (t *shardTopology) childrenNotSettled(id string, covered func(id string) bo
 // topology lists the stream's shards in the Region being failed away from,
 // whose shards the checkpoints are about. That Region may be down, so the
 // own Region's listing stands in, with a warning; without either, nil.
-func (inv *invocation) topology(ctx context.Context, r *resumeResult, name string, from source) *shardTopology {
+//
+// The Region left is called within cross, the call's one cross-Region
+// deadline; the own Region within ctx.
+func (inv *invocation) topology(ctx, cross context.Context, r *resumeResult, name string, from source) *shardTopology {
 	own := inv.h.settings.OwnRegion
 	var firstErr error
 	if from.known && from.region != own {
-		shards, err := inv.listShards(ctx, from.region, name)
+		shards, err := inv.listShards(cross, from.region, name)
 		if err == nil {
 			return &shardTopology{shards: shards, region: from.region}
 		}
@@ -119,8 +122,6 @@ func (inv *invocation) listShards(ctx context.Context, region, stream string) ([
 	if !ok {
 		return nil, fmt.Errorf("no Kinesis client for %s", region)
 	}
-	ctx, cancel := context.WithTimeout(ctx, inv.h.settings.CrossRegionTimeout)
-	defer cancel()
 	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
 	var shards []kinesistypes.Shard
 	for {
@@ -140,13 +141,16 @@ func (inv *invocation) listShards(ctx context.Context, region, stream string) ([
 // regionKinesis builds one Kinesis client per Region. AWS_ENDPOINT_URL_KINESIS
 // names the endpoint of the function's own Region only, so it must not leak
 // into the other Regions' clients.
-func regionKinesis(cfg aws.Config, own string, regions []string) map[string]ListShardsAPI {
+func regionKinesis(cfg aws.Config, own string, regions []string, local LocalEndpoints) map[string]ListShardsAPI {
 	clients := make(map[string]ListShardsAPI, len(regions))
 	for _, r := range regions {
 		clients[r] = kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 			o.Region = r
 			if r != own {
 				o.BaseEndpoint = nil
+				if u := local.Regions[r].Kinesis; u != "" {
+					o.BaseEndpoint = aws.String(u)
+				}
 			}
 		})
 	}

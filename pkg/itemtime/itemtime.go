@@ -11,10 +11,14 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
+// Format is the stored form of t, for expressions that set a time outside
+// the encoder.
+func Format(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
 // Encode is an attributevalue encoder option.
 func Encode(o *attributevalue.EncoderOptions) {
 	o.EncodeTime = func(t time.Time) (ddbtypes.AttributeValue, error) {
-		return &ddbtypes.AttributeValueMemberS{Value: t.UTC().Format(time.RFC3339Nano)}, nil
+		return &ddbtypes.AttributeValueMemberS{Value: Format(t)}, nil
 	}
 }
 

@@ -31,6 +31,9 @@ const HowToInstall = "run `npm ci` at the repository root (scripts/test.sh and s
 type Emulators struct {
 	Kinesis  []string `json:"kinesis"`
 	DynamoDB string   `json:"dynamodb"`
+	// DynamoDBs are all the DynamoDB emulators StartN started, DynamoDB
+	// first; pkg/localworld gives each Region its own replica.
+	DynamoDBs []string `json:"dynamodbs"`
 
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
@@ -39,8 +42,17 @@ type Emulators struct {
 }
 
 // Start launches scripts/emulators.js with kinesisCount Kinesis emulators and
-// waits until they listen. Close stops them.
+// one DynamoDB emulator, and waits until they listen. Close stops them.
 func Start(ctx context.Context, kinesisCount int) (*Emulators, error) {
+	return StartN(ctx, kinesisCount, 1)
+}
+
+// StartN is Start with dynamodbCount (1 to 8) separate DynamoDB emulators,
+// for a world where each Region has its own replica of the global tables.
+func StartN(ctx context.Context, kinesisCount, dynamodbCount int) (*Emulators, error) {
+	if dynamodbCount < 1 || dynamodbCount > 8 {
+		return nil, fmt.Errorf("start emulators: dynamodbCount must be 1..8, got %d", dynamodbCount)
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -57,7 +69,7 @@ func Start(ctx context.Context, kinesisCount int) (*Emulators, error) {
 
 	// Not exec.CommandContext: ctx bounds the start-up only; the emulators
 	// live until Close.
-	cmd := exec.Command(node, filepath.Join(root, "scripts", "emulators.js"), fmt.Sprint(kinesisCount))
+	cmd := exec.Command(node, filepath.Join(root, "scripts", "emulators.js"), fmt.Sprint(kinesisCount), fmt.Sprint(dynamodbCount))
 	cmd.Dir = root
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -80,7 +92,12 @@ func Start(ctx context.Context, kinesisCount int) (*Emulators, error) {
 			ready <- fmt.Errorf("read emulator endpoints: %w", err)
 			return
 		}
-		ready <- json.Unmarshal([]byte(line), e)
+		err = json.Unmarshal([]byte(line), e)
+		if err == nil && (len(e.DynamoDBs) != dynamodbCount || len(e.Kinesis) != kinesisCount) {
+			err = fmt.Errorf("got %d kinesis and %d dynamodb endpoints, want %d and %d: is scripts/emulators.js current?",
+				len(e.Kinesis), len(e.DynamoDBs), kinesisCount, dynamodbCount)
+		}
+		ready <- err
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	go func() { e.done <- cmd.Wait() }()

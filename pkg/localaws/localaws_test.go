@@ -68,3 +68,35 @@ func TestUniqueNameIsValidBoundedAndUnique(t *testing.T) {
 		}
 	}
 }
+
+func TestStartNServesSeparateDynamoDBReplicas(t *testing.T) {
+	ctx := context.Background()
+	emu, err := StartN(ctx, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	if len(emu.DynamoDBs) != 2 || emu.DynamoDBs[0] == emu.DynamoDBs[1] || emu.DynamoDB != emu.DynamoDBs[0] {
+		t.Fatalf("got dynamodb %q and dynamodbs %v, want two distinct with the first as dynamodb", emu.DynamoDB, emu.DynamoDBs)
+	}
+	first := DynamoDBClient("us-east-1", emu.DynamoDBs[0])
+	if err := CreateTables(ctx, first, "only-in-first.checkpoint", "only-in-first.config"); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := DynamoDBClient("us-east-2", emu.DynamoDBs[1]).ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables.TableNames) != 0 {
+		t.Fatalf("got tables %v in the second emulator, want none: the replicas must be separate", tables.TableNames)
+	}
+}
+
+func TestStartNRejectsBadDynamoDBCount(t *testing.T) {
+	for _, n := range []int{0, 9} {
+		if emu, err := StartN(context.Background(), 0, n); err == nil {
+			emu.Close()
+			t.Errorf("StartN(0, %d): got no error, want one", n)
+		}
+	}
+}

@@ -36,6 +36,7 @@ const (
 	ReplicationLagSeconds    = "ReplicationLagSeconds"
 	MaxRecordAgeSeconds      = "MaxRecordAgeSeconds"
 	SkippedRecords           = "SkippedRecords"
+	SupersededRecords        = "SupersededRecords"
 	FailedRecords            = "FailedRecords"
 	ResentRecords            = "ResentRecords"
 	ThrottledRecords         = "ThrottledRecords"
@@ -53,9 +54,12 @@ const DefaultMirrorTimeout = 10 * time.Second
 type Invocation struct {
 	Stream string
 
-	ReplicatedRecords        int
-	ReplicatedBytes          int
-	SkippedRecords           int
+	ReplicatedRecords int
+	ReplicatedBytes   int
+	SkippedRecords    int
+	// SupersededRecords are this Region's records of an epoch closed in
+	// rewind mode, never written because producers send them again.
+	SupersededRecords        int
 	FailedRecords            int
 	ResentRecords            int
 	ThrottledRecords         int
@@ -176,6 +180,7 @@ func (inv Invocation) data() ([]datum, error) {
 	gauge(MaxRecordAgeSeconds, inv.MaxRecordAgeSeconds)
 	d = append(d,
 		datum{SkippedRecords, types.StandardUnitCount, float64(inv.SkippedRecords)},
+		datum{SupersededRecords, types.StandardUnitCount, float64(inv.SupersededRecords)},
 		datum{FailedRecords, types.StandardUnitCount, float64(inv.FailedRecords)},
 		datum{ResentRecords, types.StandardUnitCount, float64(inv.ResentRecords)},
 		datum{ThrottledRecords, types.StandardUnitCount, float64(inv.ThrottledRecords)},

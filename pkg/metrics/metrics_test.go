@@ -36,6 +36,7 @@ func full() Invocation {
 		ReplicatedRecords:        500,
 		ReplicatedBytes:          1048576,
 		SkippedRecords:           3,
+		SupersededRecords:        5,
 		FailedRecords:            2,
 		ResentRecords:            7,
 		ThrottledRecords:         11,
@@ -97,6 +98,7 @@ func TestEmitDocumentDeclaresEveryMetricWithItsUnit(t *testing.T) {
 		ReplicationLagSeconds:    {0.25, "Seconds"},
 		MaxRecordAgeSeconds:      {1.5, "Seconds"},
 		SkippedRecords:           {3, "Count"},
+		SupersededRecords:        {5, "Count"},
 		FailedRecords:            {2, "Count"},
 		ResentRecords:            {7, "Count"},
 		ThrottledRecords:         {11, "Count"},
@@ -170,7 +172,7 @@ func TestEmitPublishesZeroCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{ReplicatedRecords, ReplicatedBytes, SkippedRecords, FailedRecords, ResentRecords, ThrottledRecords, CommitTimestampFallbacks} {
+	for _, name := range []string{ReplicatedRecords, ReplicatedBytes, SkippedRecords, SupersededRecords, FailedRecords, ResentRecords, ThrottledRecords, CommitTimestampFallbacks} {
 		v, ok := doc.Values[name]
 		if !ok || v != 0 {
 			t.Errorf("%s: got %v (present %v), want 0 present", name, v, ok)

@@ -180,3 +180,34 @@ func TestFullJitterStaysInRange(t *testing.T) {
 		t.Fatalf("got %v for a zero cap, want 0", d)
 	}
 }
+
+// A switchover ends a batch's write lease: nothing may be sent after it even
+// with the invocation's deadline far away.
+func TestWriteStopsAtTheEndOfTheWriteLease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	now := time.Now()
+	f := newFake()
+	f.entryCodes = map[string][]string{"r1": {throttled, throttled, throttled}}
+	w := NewWriter(f, Options{
+		BaseBackoff: 2 * time.Second,
+		MaxBackoff:  time.Minute,
+		Jitter:      identityJitter,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			now = now.Add(d)
+			return ctx.Err()
+		},
+		Now: func() time.Time { return now },
+	})
+	// Backoffs of 2s then 4s: the second would end after the lease's 5s.
+	res := w.Write(ctx, Batch{Stream: "s1", Records: records("A", "B"), WriteWithin: 5 * time.Second})
+	if got, want := f.callData(), [][]string{{"r0", "r1"}, {"r1"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got calls %v, want %v", got, want)
+	}
+	if o := res.Outcomes[1]; o.Written || !errors.Is(o.Err, ErrDeadline) {
+		t.Errorf("record 1: got %+v, want not written with ErrDeadline", o)
+	}
+	if !res.Outcomes[0].Written {
+		t.Error("record 0: got not written, want written before the lease ended")
+	}
+}

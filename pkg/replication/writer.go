@@ -69,6 +69,12 @@ type Batch struct {
 	Stream         string   // target stream name
 	MaxRecordBytes int      // target's per-record limit (partition key + data); 0 = 1 MiB default
 	Records        []Record // in source order (one shard's batch)
+	// WriteWithin, when positive, is what is left of the write lease the
+	// records were decided under, from the start of Write: no request
+	// starts later and requests still in flight are cut then, so a
+	// switchover bounds when the old Region's writes stop. A duration, not
+	// a time, so the caller's clock and the writer's need not agree.
+	WriteWithin time.Duration
 }
 
 // API limits of PutRecords.
@@ -179,12 +185,20 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 	if deadline, ok := ctx.Deadline(); ok {
 		r.hasDeadline = true
 		r.stopAt = deadline.Add(-w.opts.DeadlineMargin)
-		// Every request gets this deadline so an in-flight call is cut
-		// before the Lambda deadline, not by it.
-		var cancel context.CancelFunc
+	}
+	// Every request gets the stop time as its deadline so an in-flight
+	// call is cut before the Lambda deadline or the lease's end, not by it.
+	var cancel context.CancelFunc
+	switch leaseEnd := w.opts.Now().Add(b.WriteWithin); {
+	case b.WriteWithin > 0 && (!r.hasDeadline || leaseEnd.Before(r.stopAt)):
+		r.hasDeadline = true
+		r.stopAt = leaseEnd
+		r.requestCtx, cancel = context.WithTimeout(ctx, b.WriteWithin)
+		defer cancel()
+	case r.hasDeadline:
 		r.requestCtx, cancel = context.WithDeadline(ctx, r.stopAt)
 		defer cancel()
-	} else {
+	default:
 		r.requestCtx = ctx
 	}
 
@@ -214,8 +228,9 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 }
 
 // ErrDeadline marks records left unwritten because another request or
-// backoff would have ended after the invocation deadline minus the margin.
-var ErrDeadline = errors.New("stopped before the invocation deadline")
+// backoff would have ended after the invocation deadline minus the margin,
+// or after the batch's write lease.
+var ErrDeadline = errors.New("stopped before the invocation deadline or the end of the write lease")
 
 // ErrNotSent marks records after a permanently failed record: the event
 // source mapping retries the batch from that record, so sending them now

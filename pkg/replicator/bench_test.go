@@ -15,7 +15,7 @@ func BenchmarkHandle(b *testing.B) {
 	s := testSettings()
 	target, ddb := &fakeTarget{}, newFakeDynamoDB()
 	ddb.put(s.ActiveRegionTable, usEast1Active())
-	h := NewHandler(s, Clients{Target: target, DynamoDB: ddb},
+	h := NewHandler(s, Clients{Target: target, DynamoDB: ddb, Fence: ddb},
 		WithOutput(io.Discard), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	ev := kinesisEvent(1000, 200, time.Now().Add(-time.Minute))
 	ctx := context.Background()

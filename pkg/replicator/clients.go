@@ -23,7 +23,8 @@ var (
 // builds the SDK clients once and returns the Handler main starts.
 // The function's own Region and its endpoints come from the SDK's standard
 // variables (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, …); the target Region's
-// Kinesis endpoint is the standard one unless TARGET_ENDPOINT_URL is set.
+// Kinesis and DynamoDB endpoints are the standard ones unless
+// TARGET_ENDPOINT_URL and TARGET_DYNAMODB_ENDPOINT_URL are set.
 func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) {
 	s, err := SettingsFromEnv(getenv)
 	if err != nil {
@@ -46,6 +47,15 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	c := Clients{
 		Target: target,
 		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+			o.Retryer = newRetryer()
+		}),
+		// The fence: the config table's replica in the target Region.
+		Fence: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+			o.Region = s.TargetRegion
+			o.BaseEndpoint = nil
+			if s.TargetDynamoDBEndpointURL != "" {
+				o.BaseEndpoint = aws.String(s.TargetDynamoDBEndpointURL)
+			}
 			o.Retryer = newRetryer()
 		}),
 	}

@@ -155,7 +155,7 @@ func (f *fakeDynamoDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ .
 }
 
 func (f *fakeDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return nil, fmt.Errorf("fake: UpdateItem not used by the replicator")
+	return nil, fmt.Errorf("fake: UpdateItem (the drain mark) is tested on the emulator, in pkg/checkpoint and tests/e2e")
 }
 
 func (f *fakeDynamoDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,11 @@ type DynamoDBAPI interface {
 type Clients struct {
 	Target   TargetAPI
 	DynamoDB DynamoDBAPI
+	// Fence reads the config table in the target Region (GetItem only):
+	// a failover away from this Region is written there first, so writes
+	// are fenced on it. Nil leaves writes unfenced, which only tests of the
+	// own-Region rule may do.
+	Fence activeregion.DynamoDBAPI
 	// Mirror, when set, also receives every invocation's metrics through
 	// PutMetricData (METRICS_MIRROR_REGION).
 	Mirror metrics.PutMetricDataAPI
@@ -51,20 +57,30 @@ type Clients struct {
 
 // decider is the active-Region rule; *activeregion.Cache implements it.
 type decider interface {
-	Decide(ctx context.Context, stream, region string, arrivals []time.Time) ([]bool, activeregion.Config, error)
+	// Decide returns one decision per arrival, the config they were taken
+	// on, and until when writes may start; an error means nothing may be
+	// decided for the batch.
+	Decide(ctx context.Context, stream, region string, arrivals []time.Time) (activeregion.Verdict, error)
 }
 
-type checkpointSaver interface {
+// checkpointStore is the part of the checkpoint table the replicator writes.
+type checkpointStore interface {
+	// Save writes cp if it is ahead of the stored one; (false, nil) when
+	// it is not, which is no error.
 	Save(ctx context.Context, cp checkpoint.Checkpoint) (bool, error)
+	// MarkDrained records that region's epoch is fully acknowledged on
+	// shard; (false, nil) when there is no checkpoint or it says so already.
+	MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error)
 }
 
 // Handler replicates one event source mapping batch per call. One Handler
 // serves concurrent calls (the local mode shares it between shard pollers).
 type Handler struct {
 	settings    Settings
+	timing      activeregion.Timing
 	target      TargetAPI
 	decider     decider
-	checkpoints checkpointSaver
+	checkpoints checkpointStore
 	writer      *replication.Writer
 	emitter     *metrics.Emitter
 	extractor   committime.Extractor
@@ -74,7 +90,12 @@ type Handler struct {
 
 	limitsMu sync.Mutex
 	limits   map[string]recordLimit // by target stream
+
+	drainedMu sync.Mutex
+	drained   map[shardKey]int64 // the drain marks this instance wrote
 }
+
+type shardKey struct{ stream, shard string }
 
 type options struct {
 	out    io.Writer
@@ -124,10 +145,15 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if c.Mirror != nil {
 		metricOpts = append(metricOpts, metrics.WithMirror(c.Mirror, s.MetricsMirrorRegion))
 	}
+	var fence activeregion.Getter
+	if c.Fence != nil {
+		fence = activeregion.NewStore(c.Fence, s.ActiveRegionTable)
+	}
 	return &Handler{
 		settings:    s,
+		timing:      activeregion.Timing{CacheTTL: s.CacheTTL},
 		target:      c.Target,
-		decider:     activeregion.NewCache(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), s.CacheTTL, o.now),
+		decider:     activeregion.NewCache(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now),
 		checkpoints: checkpoint.NewStore(c.DynamoDB, s.CheckpointTable),
 		writer:      replication.NewWriter(c.Target, o.writer),
 		emitter:     metrics.NewEmitter(o.out, s.MetricsNamespace, metricOpts...),
@@ -136,6 +162,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		now:         o.now,
 		sleep:       o.sleep,
 		limits:      make(map[string]recordLimit),
+		drained:     make(map[shardKey]int64),
 	}
 }
 
@@ -146,8 +173,9 @@ type sourceRecord struct {
 	rec     *events.KinesisEventRecord
 }
 
-// Handle replicates the batch. It returns an error only when it cannot decide
-// safely for the whole batch (a malformed event, an unreadable active-Region
+// Handle replicates the batch: parse → decide → hold → write → acknowledge →
+// checkpoint → report. It returns an error only when it cannot decide safely
+// for the whole batch (a malformed event, an unreadable active-Region
 // config): then Lambda retries the whole batch and nothing is acknowledged.
 func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 	resp := events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}
@@ -160,103 +188,144 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return resp, err
 	}
 	stream := source.Stream
-	target := h.settings.NameMap.Target(stream)
 
-	arrivals := make([]time.Time, len(records))
-	for i, r := range records {
-		arrivals[i] = r.arrival
-	}
-	replicate, cfg, err := h.decider.Decide(ctx, stream, source.Region, arrivals)
+	verdict, err := h.decider.Decide(ctx, stream, source.Region, arrivals(records))
 	if err != nil {
 		h.log.ErrorContext(ctx, "active-Region config unavailable: nothing skipped or written, the whole batch is retried",
 			"stream", stream, "error", err)
 		// FailedRecords makes the failure visible per stream, beside the
 		// function's Errors metric.
-		h.emit(ctx, metrics.Invocation{Stream: stream, FailedRecords: len(records),
-			MaxRecordAgeSeconds: seconds(h.now().Sub(oldest(arrivals)))})
+		inv := h.invocation(stream, records)
+		inv.FailedRecords = len(records)
+		h.emit(ctx, inv)
 		return resp, fmt.Errorf("decide which records %s replicates for stream %s: %w", source.Region, stream, err)
 	}
 
-	if err := h.holdAfterSwitchover(ctx, stream, cfg, arrivals, replicate); err != nil {
-		h.log.WarnContext(ctx, "switchover hold does not fit before the deadline: the batch is retried", "stream", stream, "error", err)
-		h.emit(ctx, metrics.Invocation{Stream: stream, FailedRecords: countTrue(replicate),
-			MaxRecordAgeSeconds: seconds(h.now().Sub(oldest(arrivals)))})
+	held, err := h.holdAfterSwitchover(ctx, stream, verdict, records)
+	if err == nil && held {
+		// The hold used up part of the write lease, and the config may
+		// have moved meanwhile: decide again on fresh reads.
+		verdict, err = h.decider.Decide(ctx, stream, source.Region, arrivals(records))
+	}
+	if err != nil {
+		h.log.WarnContext(ctx, "switchover hold did not complete: the batch is retried", "stream", stream, "error", err)
+		inv := h.invocation(stream, records)
+		inv.FailedRecords = count(verdict.Decisions, activeregion.Replicate)
+		h.emit(ctx, inv)
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber})
 		return resp, nil
 	}
 
+	outcome, stats := h.write(ctx, stream, records, verdict)
+
+	done := make([]bool, len(records))
+	written := make([]bool, len(records))
+	for i, d := range verdict.Decisions {
+		written[i] = outcome[i] != nil && outcome[i].Written
+		done[i] = d != activeregion.Replicate || written[i]
+	}
+	ack := acknowledge(records, done, written)
+
+	inv := h.invocation(stream, records)
+	inv.ReplicatedRecords = stats.Written
+	inv.ReplicatedBytes = stats.WrittenBytes
+	inv.SkippedRecords = count(verdict.Decisions, activeregion.Skip)
+	inv.SupersededRecords = count(verdict.Decisions, activeregion.Supersede)
+	inv.FailedRecords = stats.Failed
+	inv.ResentRecords = stats.Resent
+	inv.ThrottledRecords = stats.Throttled
+	h.checkpoint(ctx, source, verdict.Config, records, outcome, ack, &inv)
+	h.markDrained(ctx, source, verdict.Config, records, ack)
+	if len(ack.lastWritten) > 0 {
+		last := slices.Max(ack.lastWritten)
+		inv.ReplicationLagSeconds = seconds(h.now().Sub(records[last].arrival))
+	}
+	h.emit(ctx, inv)
+
+	if ack.retryFrom != "" {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: ack.retryFrom})
+	}
+	h.log.InfoContext(ctx, "batch replicated",
+		"stream", stream, "targetStream", h.settings.NameMap.Target(stream), "targetRegion", h.settings.TargetRegion,
+		"records", len(records), "replicated", stats.Written, "skipped", inv.SkippedRecords, "superseded", inv.SupersededRecords,
+		"failed", stats.Failed, "resent", stats.Resent, "throttled", stats.Throttled,
+		"requests", stats.Requests, "acknowledged", ack.prefix, "epoch", verdict.Config.Epoch)
+	return resp, nil
+}
+
+// write sends the records to replicate, and only those, within the write
+// lease of the verdict. outcome[i] is nil for a record not sent.
+func (h *Handler) write(ctx context.Context, stream string, records []sourceRecord, v activeregion.Verdict) ([]*replication.Outcome, replication.Stats) {
+	target := h.settings.NameMap.Target(stream)
 	batch := replication.Batch{Stream: target}
-	batchIndex := make([]int, 0, len(records)) // writer index → event index
+	if !v.WriteUntil.IsZero() {
+		batch.WriteWithin = v.WriteUntil.Sub(h.now())
+		if batch.WriteWithin <= 0 {
+			// Nothing may start any more; Lambda retries on a fresh fence.
+			return notWritten(records, v), replication.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
+		}
+	}
+	index := make([]int, 0, len(records)) // writer index → event index
 	for i, r := range records {
-		if replicate[i] {
+		if v.Decisions[i] == activeregion.Replicate {
 			batch.Records = append(batch.Records, replication.Record{
 				SequenceNumber: r.rec.Kinesis.SequenceNumber,
 				PartitionKey:   r.rec.Kinesis.PartitionKey,
 				Data:           r.rec.Kinesis.Data,
 			})
-			batchIndex = append(batchIndex, i)
+			index = append(index, i)
 		}
 	}
-	if len(batch.Records) > 0 {
-		// Read only when there is something to write: a standby that skips
-		// everything need not reach the other Region at all.
-		batch.MaxRecordBytes = h.maxRecordBytes(ctx, target)
-	}
-	result := h.writer.Write(ctx, batch)
-
-	// done[i]: record i needs nothing more from this Region (written or skipped).
-	done := make([]bool, len(records))
 	outcome := make([]*replication.Outcome, len(records))
-	for i := range records {
-		done[i] = !replicate[i]
+	if len(batch.Records) == 0 {
+		return outcome, replication.Stats{}
 	}
-	for bi, i := range batchIndex {
+	// Read only when there is something to write: a standby that skips
+	// everything need not reach the other Region at all.
+	batch.MaxRecordBytes = h.maxRecordBytes(ctx, target)
+	result := h.writer.Write(ctx, batch)
+	for bi, i := range index {
 		outcome[i] = &result.Outcomes[bi]
-		done[i] = result.Outcomes[bi].Written
-	}
-	prefix := 0
-	for prefix < len(records) && done[prefix] {
-		prefix++
-	}
-
-	for i, o := range outcome {
-		if o != nil && o.Permanent {
+		if o := outcome[i]; o.Permanent {
+			r := records[i]
 			h.log.ErrorContext(ctx, "record rejected by the target: reported as a batch item failure, Lambda retries it and then sends it to the on-failure destination",
-				"stream", stream, "targetStream", target, "shardId", records[i].shardID,
-				"sequenceNumber", records[i].rec.Kinesis.SequenceNumber, "partitionKey", records[i].rec.Kinesis.PartitionKey,
-				"bytes", len(records[i].rec.Kinesis.Data), "error", o.Err)
+				"stream", stream, "targetStream", target, "shardId", r.shardID,
+				"sequenceNumber", r.rec.Kinesis.SequenceNumber, "partitionKey", r.rec.Kinesis.PartitionKey,
+				"bytes", len(r.rec.Kinesis.Data), "error", o.Err)
 		}
 	}
+	return outcome, result.Stats
+}
 
-	inv := metrics.Invocation{
-		Stream:            stream,
-		ReplicatedRecords: result.Stats.Written,
-		ReplicatedBytes:   result.Stats.WrittenBytes,
-		SkippedRecords:    len(records) - len(batch.Records),
-		FailedRecords:     result.Stats.Failed,
-		ResentRecords:     result.Stats.Resent,
-		ThrottledRecords:  result.Stats.Throttled,
+// notWritten is the outcome of a batch whose write lease ended before it
+// could start.
+func notWritten(records []sourceRecord, v activeregion.Verdict) []*replication.Outcome {
+	outcome := make([]*replication.Outcome, len(records))
+	for i, d := range v.Decisions {
+		if d == activeregion.Replicate {
+			outcome[i] = &replication.Outcome{Err: replication.ErrDeadline}
+		}
 	}
-	h.checkpointPrefix(ctx, source, cfg, records[:prefix], outcome[:prefix], &inv)
+	return outcome
+}
 
-	now := h.now()
-	inv.MaxRecordAgeSeconds = seconds(now.Sub(oldest(arrivals)))
-	if last := lastWritten(outcome[:prefix]); last >= 0 {
-		inv.ReplicationLagSeconds = seconds(now.Sub(records[last].arrival))
+// invocation starts the metrics of an invocation over records.
+func (h *Handler) invocation(stream string, records []sourceRecord) metrics.Invocation {
+	oldest := records[0].arrival
+	for _, r := range records[1:] {
+		if r.arrival.Before(oldest) {
+			oldest = r.arrival
+		}
 	}
-	h.emit(ctx, inv)
+	return metrics.Invocation{Stream: stream, MaxRecordAgeSeconds: seconds(h.now().Sub(oldest))}
+}
 
-	if prefix < len(records) {
-		first := records[prefix].rec.Kinesis.SequenceNumber
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: first})
+func arrivals(records []sourceRecord) []time.Time {
+	out := make([]time.Time, len(records))
+	for i, r := range records {
+		out[i] = r.arrival
 	}
-	h.log.InfoContext(ctx, "batch replicated",
-		"stream", stream, "targetStream", target, "targetRegion", h.settings.TargetRegion,
-		"records", len(records), "replicated", result.Stats.Written, "skipped", inv.SkippedRecords,
-		"failed", result.Stats.Failed, "resent", result.Stats.Resent, "throttled", result.Stats.Throttled,
-		"requests", result.Stats.Requests, "acknowledged", prefix, "epoch", cfg.Epoch)
-
-	return resp, nil
+	return out
 }
 
 // mirrorWait bounds how long an invocation waits for the metrics mirror: the
@@ -278,71 +347,60 @@ func (h *Handler) emit(ctx context.Context, inv metrics.Invocation) {
 	}
 }
 
-// globalTableDelay is how long a config switch may take to reach the other
-// Region's replica of the global table; AWS states replication within a
-// second or so in normal operation.
-const globalTableDelay = 2 * time.Second
-
 // minWriteTime is what a hold must leave before the deadline for the writes.
 const minWriteTime = 5 * time.Second
 
 // holdAfterSwitchover makes a newly active Region wait, before its first
-// writes, until the previous Region can no longer decide on a config read
-// from before the switch: its cache trusts a read for ACTIVE_REGION_CACHE_TTL,
-// and the switch needs globalTableDelay to reach it. Writing earlier would
-// hand the previous Region replicas that it would still replicate back,
-// again and again until its cache expired, and a bounced copy can land after
-// a later record of its key. With the hold, a replica reaches the previous
-// Region only after the switch does, and is skipped there.
-func (h *Handler) holdAfterSwitchover(ctx context.Context, stream string, cfg activeregion.Config, arrivals []time.Time, replicate []bool) error {
+// writes, until the previous Region can no longer replicate back what it
+// sends: the previous Region writes only on a fence read of this Region's
+// replica, trusted for ACTIVE_REGION_CACHE_TTL, so once that long has passed
+// since the switch became visible here, every decision it takes sees the
+// switch and skips the replicas. The hold is measured from the visibility
+// the failover recorded (or the read that showed the switch), never from
+// `since`, so a slow failover call cannot shorten it. In rewind mode the
+// new epoch starts after the hold anyway, so this only waits in drain mode.
+func (h *Handler) holdAfterSwitchover(ctx context.Context, stream string, v activeregion.Verdict, records []sourceRecord) (held bool, err error) {
 	var latest time.Time
-	for i, r := range replicate {
-		if r && arrivals[i].After(latest) {
-			latest = arrivals[i]
+	for i, d := range v.Decisions {
+		if d == activeregion.Replicate && records[i].arrival.After(latest) {
+			latest = records[i].arrival
 		}
 	}
-	since, ok := cfg.TakeoverAt(latest)
-	if latest.IsZero() || !ok {
-		return nil
+	if latest.IsZero() {
+		return false, nil
 	}
-	until := since.Add(h.settings.CacheTTL + globalTableDelay)
-	wait := until.Sub(h.now())
+	if _, ok := v.Config.TakeoverAt(latest); !ok {
+		return false, nil
+	}
+	entry := v.Config.At(latest)
+	now := h.now()
+	until := h.timing.HoldUntil(entry.VisibleByOr(v.ObservedAt))
+	wait := until.Sub(now)
 	if wait <= 0 {
-		return nil
+		return false, nil
 	}
-	if deadline, ok := ctx.Deadline(); ok && until.Add(minWriteTime).After(deadline) {
-		return fmt.Errorf("hold until %s, deadline %s", until.UTC().Format(time.RFC3339Nano), deadline.UTC().Format(time.RFC3339Nano))
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+minWriteTime {
+		return false, fmt.Errorf("hold of %v until %s does not leave %v before the deadline %s",
+			wait, until.UTC().Format(time.RFC3339Nano), minWriteTime, deadline.UTC().Format(time.RFC3339Nano))
 	}
 	h.log.InfoContext(ctx, "newly active: holding the first writes until the previous Region has seen the switch",
-		"stream", stream, "activeSince", since.UTC(), "until", until.UTC(), "wait", wait.String())
+		"stream", stream, "epoch", entry.Epoch, "activeSince", entry.Since.UTC(), "until", until.UTC(), "wait", wait.String())
 	if err := h.sleep(ctx, wait); err != nil {
-		return fmt.Errorf("hold after switchover: %w", err)
+		return false, fmt.Errorf("hold after switchover: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
-// checkpointPrefix saves, per shard, the last record of the replicated prefix
+// checkpoint saves, per shard, the last record of the acknowledged prefix
 // that this Region wrote. A failed save is logged and leaves the checkpoint
 // behind, never ahead: the records are in the target, so failing the batch
 // would only write them again, and a lagging checkpoint only moves a resume
 // point earlier (CheckpointAgeSeconds alarms on it).
-func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cfg activeregion.Config,
-	records []sourceRecord, outcome []*replication.Outcome, inv *metrics.Invocation) {
-	lastOfShard := make(map[string]int)
-	var shards []string
-	for i, o := range outcome {
-		if o == nil || !o.Written {
-			continue
-		}
-		if _, seen := lastOfShard[records[i].shardID]; !seen {
-			shards = append(shards, records[i].shardID)
-		}
-		lastOfShard[records[i].shardID] = i
-	}
+func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg activeregion.Config,
+	records []sourceRecord, outcome []*replication.Outcome, ack acknowledgment, inv *metrics.Invocation) {
 	now := h.now().UTC()
 	var oldestCommit time.Time
-	for _, shard := range shards {
-		i := lastOfShard[shard]
+	for _, i := range ack.lastWritten {
 		r := records[i]
 		commit, from := h.commitTimeAtOrBefore(records, i)
 		if from == checkpoint.SourceArrival {
@@ -350,7 +408,7 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 		}
 		cp := checkpoint.Checkpoint{
 			StreamName:              source.Stream,
-			ShardID:                 shard,
+			ShardID:                 r.shardID,
 			LastReplicatedTimestamp: commit.UTC(),
 			TimestampSource:         from,
 			LastSequenceNumber:      r.rec.Kinesis.SequenceNumber,
@@ -367,12 +425,12 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 		cancel()
 		if err != nil {
 			h.log.ErrorContext(ctx, "save checkpoint: it stays behind until a later batch saves one",
-				"stream", source.Stream, "shardId", shard, "sequenceNumber", cp.LastSequenceNumber, "error", err)
+				"stream", source.Stream, "shardId", r.shardID, "sequenceNumber", cp.LastSequenceNumber, "error", err)
 			continue
 		}
 		if !advanced {
-			// The stored checkpoint is at least as new (a retried batch, or
-			// the other Region's newer epoch): this one says nothing of it.
+			// The stored checkpoint is at least as new (a retried batch):
+			// this one says nothing of it.
 			continue
 		}
 		if oldestCommit.IsZero() || commit.Before(oldestCommit) {
@@ -381,6 +439,36 @@ func (h *Handler) checkpointPrefix(ctx context.Context, source streamarn.ARN, cf
 	}
 	if !oldestCommit.IsZero() {
 		inv.CheckpointAgeSeconds = seconds(now.Sub(oldestCommit))
+	}
+}
+
+// markDrained records, once per shard and epoch, that a closed epoch of this
+// Region is fully acknowledged on a shard: the prefix reached a record that
+// arrived after it ended. The failover's status reports a drain-mode switch
+// complete from these marks. A failed mark is logged; a later batch tries
+// again.
+func (h *Handler) markDrained(ctx context.Context, source streamarn.ARN, cfg activeregion.Config, records []sourceRecord, ack acknowledgment) {
+	for _, i := range ack.lastDone {
+		r := records[i]
+		epoch, ok := cfg.DrainedThrough(source.Region, r.arrival)
+		key := shardKey{source.Stream, r.shardID}
+		h.drainedMu.Lock()
+		known := h.drained[key]
+		h.drainedMu.Unlock()
+		if !ok || epoch <= known {
+			continue
+		}
+		callCtx, cancel := h.callContext(ctx)
+		_, err := h.checkpoints.MarkDrained(callCtx, source.Stream, source.Region, r.shardID, epoch, h.now())
+		cancel()
+		if err != nil {
+			h.log.WarnContext(ctx, "mark the shard drained: a later batch tries again",
+				"stream", source.Stream, "shardId", r.shardID, "epoch", epoch, "error", err)
+			continue
+		}
+		h.drainedMu.Lock()
+		h.drained[key] = max(h.drained[key], epoch)
+		h.drainedMu.Unlock()
 	}
 }
 
@@ -483,33 +571,14 @@ func parseEvent(ev events.KinesisEvent) (streamarn.ARN, []sourceRecord, error) {
 	return source, records, nil
 }
 
-func countTrue(bs []bool) int {
+func count(ds []activeregion.Decision, d activeregion.Decision) int {
 	n := 0
-	for _, b := range bs {
-		if b {
+	for _, got := range ds {
+		if got == d {
 			n++
 		}
 	}
 	return n
-}
-
-func lastWritten(outcome []*replication.Outcome) int {
-	for i := len(outcome) - 1; i >= 0; i-- {
-		if outcome[i] != nil && outcome[i].Written {
-			return i
-		}
-	}
-	return -1
-}
-
-func oldest(ts []time.Time) time.Time {
-	o := ts[0]
-	for _, t := range ts[1:] {
-		if t.Before(o) {
-			o = t
-		}
-	}
-	return o
 }
 
 func seconds(d time.Duration) *float64 {

@@ -95,7 +95,7 @@ func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
 	if cfg != nil {
 		h.ddb.put(s.ActiveRegionTable, cfg)
 	}
-	h.handler = NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb},
+	h.handler = NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
 		WithOutput(h.emf),
 		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		WithClock(func() time.Time { return h.now }),
@@ -585,23 +585,28 @@ func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) 
 
 func TestHandleHoldsTheFirstWritesAfterASwitchover(t *testing.T) {
 	tests := []struct {
-		name     string
-		ago      time.Duration // since us-east-1 took over from us-east-2
-		wantWait time.Duration
+		name      string
+		ago       time.Duration  // since us-east-1 took over from us-east-2
+		visibleBy *time.Duration // recorded visibility of the switch, before now
+		wantWait  time.Duration
 	}{
-		{"just switched: wait out the old Region's cache and the table's replication", time.Second, 5*time.Second + globalTableDelay - time.Second},
-		{"switched long ago: no wait", time.Minute, 0},
+		{"recorded visibility: the old Region's fence reads expire a TTL and a margin later", time.Second, durationPtr(1500 * time.Millisecond), 5*time.Second + activeregion.HoldMargin - 1500*time.Millisecond},
+		{"visibility not recorded yet: measured from the read that showed the switch", time.Second, nil, 5*time.Second + activeregion.HoldMargin},
+		{"a slow failover call stamped since early: the hold still runs from visibility", 30 * time.Second, durationPtr(time.Second), 5*time.Second + activeregion.HoldMargin - time.Second},
+		{"switched long ago: no wait", time.Minute, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
-			cfg := activeConfig(testStream,
-				activeregion.Epoch{Region: targetRegion, Since: t0},
-				activeregion.Epoch{Region: sourceRegion, Since: h.now.Add(-tt.ago)},
-			)
+			takeover := activeregion.Epoch{Region: sourceRegion, Since: h.now.Add(-tt.ago), Mode: activeregion.ModeDrain}
+			if tt.visibleBy != nil {
+				v := h.now.Add(-*tt.visibleBy)
+				takeover.VisibleBy = &v
+			}
+			cfg := activeConfig(testStream, activeregion.Epoch{Region: targetRegion, Since: t0}, takeover)
 			h.ddb.put(DefaultActiveRegionTable, cfg)
 			var waited time.Duration
-			h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb},
+			h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
 				WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 				WithClock(func() time.Time { return h.now }),
 				WithSleep(func(_ context.Context, d time.Duration) error { waited += d; h.now = h.now.Add(d); return nil }),
@@ -620,6 +625,8 @@ func TestHandleHoldsTheFirstWritesAfterASwitchover(t *testing.T) {
 	}
 }
 
+func durationPtr(d time.Duration) *time.Duration { return &d }
+
 func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testing.T) {
 	now := time.Now()
 	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: now}
@@ -628,7 +635,7 @@ func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testin
 		activeregion.Epoch{Region: sourceRegion, Since: now.Add(-time.Second)},
 	)
 	h.ddb.put(DefaultActiveRegionTable, cfg)
-	h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb},
+	h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
 		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		WithClock(func() time.Time { return h.now }),
 		WithSleep(func(context.Context, time.Duration) error { t.Fatal("slept although the hold cannot fit"); return nil }),
@@ -724,5 +731,65 @@ func TestHandleInInactiveRegionDoesNotReachTheTarget(t *testing.T) {
 	}
 	if h.target.describes != 0 || h.target.requests() != 0 {
 		t.Fatalf("got %d DescribeStreamSummary and %d PutRecords calls, want none", h.target.describes, h.target.requests())
+	}
+}
+
+func TestHandleSupersedesTheBacklogOfAnEpochClosedInRewindMode(t *testing.T) {
+	for _, tt := range []struct {
+		mode        activeregion.Mode
+		wantWritten int
+	}{{activeregion.ModeRewind, 0}, {activeregion.ModeDrain, 3}} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			// us-east-1 was failed away from an hour after t0; the batch
+			// arrived before that and was not replicated yet.
+			cfg := activeConfig(testStream,
+				activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-time.Hour)},
+				activeregion.Epoch{Region: targetRegion, Since: t0.Add(time.Hour), Mode: tt.mode},
+			)
+			h := newHarness(t, testSettings(), &cfg)
+			h.now = t0.Add(2 * time.Hour)
+			resp, err := h.handler.Handle(context.Background(), kinesisEvent(3, 2, t0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("got batch item failures %v, want the batch acknowledged", failedIDs(resp))
+			}
+			if got := len(h.target.written); got != tt.wantWritten {
+				t.Fatalf("got %d records written, want %d", got, tt.wantWritten)
+			}
+			doc := h.metricsOf(t)
+			if want := float64(3 - tt.wantWritten); doc.Values["SupersededRecords"] != want {
+				t.Errorf("got SupersededRecords %v, want %v", doc.Values["SupersededRecords"], want)
+			}
+			if cps := h.ddb.checkpoints(DefaultCheckpointTable); tt.wantWritten == 0 && len(cps) != 0 {
+				t.Errorf("got checkpoints %v, want none: nothing superseded is in the target", cps)
+			}
+		})
+	}
+}
+
+// A write lease ends TTL+grace after the fence read: a record still
+// unwritten then is handed back, not sent, so a switchover bounds when the
+// old Region's writes stop.
+func TestHandleStopsWritingWhenTheWriteLeaseEnds(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	h.target.fail = failSeq(1, "ProvisionedThroughputExceededException")
+	h.handler.writer = replication.NewWriter(h.target, replication.Options{
+		BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second,
+		Jitter: func(max time.Duration) time.Duration { return max },
+		Sleep:  func(ctx context.Context, d time.Duration) error { h.now = h.now.Add(d); return ctx.Err() },
+		Now:    func() time.Time { return h.now },
+	})
+	ev := kinesisEvent(3, 3, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := failedIDs(resp), ev.Records[1].Kinesis.SequenceNumber; len(got) != 1 || got[0] != want {
+		t.Fatalf("got batch item failures %v, want [%s]", got, want)
+	}
+	if got := h.target.requests(); got != 1 {
+		t.Errorf("got %d requests, want 1: the retry would start after the lease", got)
 	}
 }

@@ -79,7 +79,7 @@ func newRegionPair(t *testing.T, stream string) regionPair {
 func (p regionPair) handler(stream string, emf io.Writer) *Handler {
 	s := testSettings()
 	s.CheckpointTable, s.ActiveRegionTable = "cp-"+stream, "cfg-"+stream
-	return NewHandler(s, Clients{Target: p.target, DynamoDB: p.ddb},
+	return NewHandler(s, Clients{Target: p.target, DynamoDB: p.ddb, Fence: p.ddb},
 		WithOutput(emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 }
 
@@ -256,7 +256,7 @@ func TestReplicatesEveryRecordInKeyOrderOnTheEmulators(t *testing.T) {
 			}
 
 			// Each shard's checkpoint is its last record.
-			cps, err := p.checkpoints.Load(ctx, stream)
+			cps, err := p.checkpoints.Load(ctx, stream, sourceRegion)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +316,7 @@ func TestInactiveRegionWritesNothingOnTheEmulators(t *testing.T) {
 			t.Fatalf("target shard %s has %d records, want none", shard, len(recs))
 		}
 	}
-	if cps, err := p.checkpoints.Load(ctx, stream); err != nil || len(cps) != 0 {
+	if cps, err := p.checkpoints.Load(ctx, stream, sourceRegion); err != nil || len(cps) != 0 {
 		t.Fatalf("got checkpoints %v (%v), want none", cps, err)
 	}
 	skipped := 0.0

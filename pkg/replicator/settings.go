@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
@@ -26,6 +27,9 @@ type Settings struct {
 	MetricsNamespace     string
 	MetricsMirrorRegion  string
 	TargetEndpointURL    string
+	// TargetDynamoDBEndpointURL names the target Region's DynamoDB endpoint
+	// for the fence read (local runs only; empty in AWS).
+	TargetDynamoDBEndpointURL string
 }
 
 // Defaults of DESIGN.md.
@@ -33,8 +37,8 @@ const (
 	DefaultCheckpointTable      = "kdsReplicationCheckpoint"
 	DefaultActiveRegionTable    = "kdsActiveRegionConfig"
 	DefaultCommitTimestampField = "CommitTimestamp"
-	DefaultCacheTTL             = 5 * time.Second
-	MaxCacheTTL                 = 30 * time.Second
+	DefaultCacheTTL             = activeregion.DefaultCacheTTL
+	MaxCacheTTL                 = activeregion.MaxCacheTTL
 	DefaultMetricsNamespace     = "KinesisReplication"
 )
 
@@ -42,15 +46,16 @@ const (
 // Every error names the variable and the value at fault.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
-		OwnRegion:            strings.TrimSpace(getenv("AWS_REGION")),
-		TargetRegion:         strings.TrimSpace(getenv("TARGET_REGION")),
-		CheckpointTable:      orDefault(getenv("CHECKPOINT_TABLE"), DefaultCheckpointTable),
-		ActiveRegionTable:    orDefault(getenv("ACTIVE_REGION_TABLE"), DefaultActiveRegionTable),
-		CommitTimestampField: orDefault(getenv("COMMIT_TIMESTAMP_FIELD"), DefaultCommitTimestampField),
-		MetricsNamespace:     orDefault(getenv("METRICS_NAMESPACE"), DefaultMetricsNamespace),
-		MetricsMirrorRegion:  strings.TrimSpace(getenv("METRICS_MIRROR_REGION")),
-		TargetEndpointURL:    strings.TrimSpace(getenv("TARGET_ENDPOINT_URL")),
-		CacheTTL:             DefaultCacheTTL,
+		OwnRegion:                 strings.TrimSpace(getenv("AWS_REGION")),
+		TargetRegion:              strings.TrimSpace(getenv("TARGET_REGION")),
+		CheckpointTable:           orDefault(getenv("CHECKPOINT_TABLE"), DefaultCheckpointTable),
+		ActiveRegionTable:         orDefault(getenv("ACTIVE_REGION_TABLE"), DefaultActiveRegionTable),
+		CommitTimestampField:      orDefault(getenv("COMMIT_TIMESTAMP_FIELD"), DefaultCommitTimestampField),
+		MetricsNamespace:          orDefault(getenv("METRICS_NAMESPACE"), DefaultMetricsNamespace),
+		MetricsMirrorRegion:       strings.TrimSpace(getenv("METRICS_MIRROR_REGION")),
+		TargetEndpointURL:         strings.TrimSpace(getenv("TARGET_ENDPOINT_URL")),
+		TargetDynamoDBEndpointURL: strings.TrimSpace(getenv("TARGET_DYNAMODB_ENDPOINT_URL")),
+		CacheTTL:                  DefaultCacheTTL,
 	}
 	switch {
 	case s.TargetRegion == "":
@@ -73,18 +78,8 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		return Settings{}, fmt.Errorf("ORDERING: %w", err)
 	}
 
-	if v := strings.TrimSpace(getenv("ACTIVE_REGION_CACHE_TTL")); v != "" {
-		ttl, err := time.ParseDuration(v)
-		if err != nil {
-			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: want a Go duration such as 5s: %w", v, err)
-		}
-		if ttl < 0 {
-			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: must not be negative", v)
-		}
-		if ttl > MaxCacheTTL {
-			return Settings{}, fmt.Errorf("ACTIVE_REGION_CACHE_TTL %q: at most %v, since a newly active Region holds its first writes for the TTL plus %v and that must fit in one invocation", v, MaxCacheTTL, globalTableDelay)
-		}
-		s.CacheTTL = ttl
+	if s.CacheTTL, err = activeregion.ParseCacheTTL(getenv("ACTIVE_REGION_CACHE_TTL")); err != nil {
+		return Settings{}, err
 	}
 	return s, nil
 }

@@ -1,253 +1,252 @@
+// Package e2e runs the replicators and the failover functions of both
+// Regions together in the local world of pkg/localworld: each Region with its
+// own Kinesis and its own DynamoDB replica, the replicas joined by delayed,
+// last-writer-wins replication, either Region able to hang. Event source
+// mappings are pkg/localmapping's pollers; producers are pkg/cdctask's CDC
+// tasks, which rewind to the resume point as a real one would.
 package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/cdctask"
+	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
+	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 )
 
-// payload is the record body every test record carries; id is unique per
-// produced record, so copies are counted by id.
-type payload struct {
-	ID              string `json:"id"`
-	Key             string `json:"key"`
-	CommitTimestamp string `json:"CommitTimestamp"`
-	Seq             int    `json:"seq"`
-}
+const (
+	regionA         = "us-east-1"
+	regionB         = "us-east-2"
+	stream          = "orders"
+	checkpointTable = "kdsReplicationCheckpoint"
+	configTable     = "kdsActiveRegionConfig"
+	// cacheTTL is the replicators' ACTIVE_REGION_CACHE_TTL: short, so the
+	// switchover times derived from it keep the tests short.
+	cacheTTL = time.Second
+)
 
-// produced is what a producer knows of a record it put.
-type produced struct {
-	payload
-	shardID string
-	commit  time.Time
-}
-
-// region is one simulated Region: its Kinesis, and the replicator that the
-// event source mapping of its stream would invoke.
+// region is one Region's moving parts.
 type region struct {
 	name    string
 	kinesis *kinesis.Client
-	// replicate is the replicator Lambda, invoked with the event JSON as
-	// Lambda sends it.
-	replicate lambda.Handler
-	// iterators is the mapping's position per shard.
-	iterators map[string]string
+	mapping *localmapping.Mapping
+	// lag holds the replicator's invocations while closed: a Region whose
+	// replication falls behind.
+	lag *gate
 }
 
-func newRegion(t *testing.T, name string, client *kinesis.Client, settings map[string]string, c replicator.Clients) *region {
+// world is the two Regions with their functions.
+type world struct {
+	lw         *localworld.World
+	regions    map[string]*region
+	failoverIn map[string]lambda.Handler
+	task       *cdctask.Task
+	failovers  []promisecheck.Failover
+}
+
+type worldOptions struct {
+	globalTableDelay time.Duration
+}
+
+func newWorld(ctx context.Context, t *testing.T, o worldOptions) *world {
 	t.Helper()
-	s, err := replicator.SettingsFromEnv(func(k string) string { return settings[k] })
-	if err != nil {
-		t.Fatalf("replicator settings of %s: %v", name, err)
+	delay := o.globalTableDelay
+	if delay == 0 {
+		delay = localworld.NoDelay
 	}
-	h := replicator.NewHandler(s, c,
-		replicator.WithOutput(io.Discard),
-		replicator.WithLogger(slog.New(slog.DiscardHandler)))
-	return &region{name: name, kinesis: client, replicate: lambda.NewHandler(h.Handle), iterators: map[string]string{}}
-}
-
-// produce puts n records with ids prefix-0… into stream, 500 per request,
-// keys k0…k49, each with a commit timestamp taken just before its request.
-func (r *region) produce(ctx context.Context, t *testing.T, stream, prefix string, n int) []produced {
-	t.Helper()
-	var out []produced
-	for start := 0; start < n; start += 500 {
-		end := min(start+500, n)
-		commit := time.Now().UTC()
-		batch := make([]produced, 0, end-start)
-		entries := make([]kinesistypes.PutRecordsRequestEntry, 0, end-start)
-		for i := start; i < end; i++ {
-			p := payload{ID: fmt.Sprintf("%s-%d", prefix, i), Key: fmt.Sprintf("k%d", i%50), CommitTimestamp: commit.Format(time.RFC3339Nano), Seq: i}
-			data, err := json.Marshal(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			batch = append(batch, produced{payload: p, commit: commit})
-			entries = append(entries, kinesistypes.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(p.Key)})
-		}
-		resp, err := r.kinesis.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
-		if err != nil {
-			t.Fatalf("produce %s in %s: %v", prefix, r.name, err)
-		}
-		if n := aws.ToInt32(resp.FailedRecordCount); n != 0 {
-			t.Fatalf("produce %s in %s: %d records failed", prefix, r.name, n)
-		}
-		for i, res := range resp.Records {
-			batch[i].shardID = aws.ToString(res.ShardId)
-		}
-		out = append(out, batch...)
-	}
-	return out
-}
-
-// pump runs one round of the region's mapping: one GetRecords per shard and,
-// for a non-empty batch, one replicator invocation, honouring the batch item
-// failure like Lambda (the shard resumes at the reported record). It returns
-// how many records it handed to the replicator.
-func (r *region) pump(ctx context.Context, t *testing.T, stream string) int {
-	t.Helper()
-	shards, err := r.kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
-	if err != nil {
-		t.Fatalf("list shards of %s in %s: %v", stream, r.name, err)
-	}
-	arn := fmt.Sprintf("arn:aws:kinesis:%s:000000000000:stream/%s", r.name, stream)
-	var delivered int
-	for _, shard := range shards.Shards {
-		id := aws.ToString(shard.ShardId)
-		iter, ok := r.iterators[id]
-		if !ok {
-			iter = r.iterator(ctx, t, stream, id, kinesistypes.ShardIteratorTypeTrimHorizon, "")
-		}
-		got, err := r.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iter), Limit: aws.Int32(250)})
-		if err != nil {
-			t.Fatalf("get records of %s %s in %s: %v", stream, id, r.name, err)
-		}
-		if len(got.Records) == 0 {
-			r.iterators[id] = aws.ToString(got.NextShardIterator)
-			continue
-		}
-		delivered += len(got.Records)
-		ev := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(got.Records))}
-		for i, rec := range got.Records {
-			ev.Records[i] = events.KinesisEventRecord{
-				AwsRegion:         r.name,
-				EventID:           id + ":" + aws.ToString(rec.SequenceNumber),
-				EventName:         "aws:kinesis:record",
-				EventSource:       "aws:kinesis",
-				EventSourceArn:    arn,
-				EventVersion:      "1.0",
-				InvokeIdentityArn: "arn:aws:iam::000000000000:role/replicator",
-				Kinesis: events.KinesisRecord{
-					ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: aws.ToTime(rec.ApproximateArrivalTimestamp)},
-					Data:                        rec.Data,
-					PartitionKey:                aws.ToString(rec.PartitionKey),
-					SequenceNumber:              aws.ToString(rec.SequenceNumber),
-					KinesisSchemaVersion:        "1.0",
-				},
-			}
-		}
-		body, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := r.replicate.Invoke(ctx, body)
-		if err != nil {
-			// The whole batch is retried from its first record.
-			t.Logf("replicator in %s failed a batch of %s %s (retried): %v", r.name, stream, id, err)
-			r.iterators[id] = r.iterator(ctx, t, stream, id, kinesistypes.ShardIteratorTypeAtSequenceNumber, ev.Records[0].Kinesis.SequenceNumber)
-			continue
-		}
-		var resp events.KinesisEventResponse
-		if err := json.Unmarshal(out, &resp); err != nil {
-			t.Fatalf("replicator response %s: %v", out, err)
-		}
-		if len(resp.BatchItemFailures) > 0 {
-			first := slices.MinFunc(resp.BatchItemFailures, func(a, b events.KinesisBatchItemFailure) int {
-				return compareSeq(a.ItemIdentifier, b.ItemIdentifier)
-			})
-			r.iterators[id] = r.iterator(ctx, t, stream, id, kinesistypes.ShardIteratorTypeAtSequenceNumber, first.ItemIdentifier)
-			continue
-		}
-		r.iterators[id] = aws.ToString(got.NextShardIterator)
-	}
-	return delivered
-}
-
-func (r *region) iterator(ctx context.Context, t *testing.T, stream, shard string, typ kinesistypes.ShardIteratorType, seq string) string {
-	t.Helper()
-	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(shard), ShardIteratorType: typ}
-	if seq != "" {
-		in.StartingSequenceNumber = aws.String(seq)
-	}
-	out, err := r.kinesis.GetShardIterator(ctx, in)
-	if err != nil {
-		t.Fatalf("shard iterator of %s %s in %s: %v", stream, shard, r.name, err)
-	}
-	return aws.ToString(out.ShardIterator)
-}
-
-// stored is one record as read back from a stream.
-type stored struct {
-	payload
-	shardID string
-	seq     string
-	arrival time.Time
-}
-
-// readAll reads every record of stream in the region, per shard in order.
-func (r *region) readAll(ctx context.Context, t *testing.T, stream string) map[string][]stored {
-	t.Helper()
-	shards, err := r.kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	lw, err := localworld.Start(ctx, localworld.Options{Regions: [2]string{regionA, regionB}, GlobalTableDelay: delay, CrossRegionLatency: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := map[string][]stored{}
-	for _, shard := range shards.Shards {
-		id := aws.ToString(shard.ShardId)
-		iter := r.iterator(ctx, t, stream, id, kinesistypes.ShardIteratorTypeTrimHorizon, "")
-		for {
-			got, err := r.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iter), Limit: aws.Int32(1000)})
+	t.Cleanup(lw.Close)
+	if err := lw.CreateStream(ctx, stream, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.CreateTables(ctx, checkpointTable, configTable); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{lw: lw, regions: map[string]*region{}, failoverIn: map[string]lambda.Handler{}, task: cdctask.New(stream, 40)}
+	logger := slog.New(slog.DiscardHandler)
+	for _, own := range []string{regionA, regionB} {
+		other := regionB
+		if own == regionB {
+			other = regionA
+		}
+		env := map[string]string{
+			"AWS_REGION": own, "TARGET_REGION": other, "REGIONS": regionA + "," + regionB,
+			"CHECKPOINT_TABLE": checkpointTable, "ACTIVE_REGION_TABLE": configTable,
+			"ACTIVE_REGION_CACHE_TTL": cacheTTL.String(), "SWITCH_SETTLE": "1s",
+		}
+		getenv := func(k string) string { return env[k] }
+		rs, err := replicator.SettingsFromEnv(getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := replicator.NewHandler(rs, replicator.Clients{
+			Target:   lw.KinesisClient(other, own),
+			DynamoDB: lw.DynamoDBClient(own, own),
+			Fence:    lw.DynamoDBClient(other, own),
+		}, replicator.WithOutput(discard{}), replicator.WithLogger(logger))
+		r := &region{name: own, kinesis: lw.KinesisClient(own, own), lag: newGate()}
+		r.mapping = localmapping.New(r.kinesis, stream, own, func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+			if err := r.lag.wait(ctx); err != nil {
+				return events.KinesisEventResponse{}, err
+			}
+			return h.Handle(ctx, ev)
+		}, localmapping.Options{PollInterval: 50 * time.Millisecond, Logger: logger})
+		w.regions[own] = r
+
+		fs, err := failover.SettingsFromEnv(getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh := failover.NewHandler(fs, failover.Clients{
+			DynamoDB: lw.DynamoDBClient(own, own),
+			Kinesis:  map[string]failover.ListShardsAPI{own: lw.KinesisClient(own, own), other: lw.KinesisClient(other, own)},
+		}, failover.WithLogger(logger))
+		w.failoverIn[own] = lambda.NewHandler(fh.Handle)
+	}
+	return w
+}
+
+// start runs both Regions' mappings until the test ends.
+func (w *world) start(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, r := range w.regions {
+		wg.Go(func() {
+			if err := r.mapping.Run(ctx); err != nil && ctx.Err() == nil {
+				t.Errorf("mapping of %s: %v", r.name, err)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		for _, r := range w.regions {
+			r.lag.open()
+		}
+		cancel()
+		wg.Wait()
+	})
+}
+
+// ddb is the DynamoDB replica of region.
+func (w *world) ddb(region string) *dynamodb.Client { return w.lw.DynamoDBClient(region, region) }
+
+// invokeFailover calls the failover function of Region in, as Lambda would.
+func (w *world) invokeFailover(ctx context.Context, in, payload string) (failover.Report, time.Duration, error) {
+	start := time.Now()
+	out, err := w.failoverIn[in].Invoke(ctx, []byte(payload))
+	took := time.Since(start)
+	if err != nil {
+		return failover.Report{}, took, err
+	}
+	var r failover.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		return failover.Report{}, took, fmt.Errorf("failover report %s: %w", out, err)
+	}
+	return r, took, nil
+}
+
+// produce writes n changes into region.
+func (w *world) produce(ctx context.Context, t *testing.T, region string, n int) {
+	t.Helper()
+	if err := w.task.Produce(ctx, region, w.regions[region].kinesis, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resume is what the CDC task does after a switch: wait until producers may
+// start, then, in rewind mode, send again from the resume point.
+func (w *world) resume(ctx context.Context, t *testing.T, from, to string, rep failover.Report, mode string) {
+	t.Helper()
+	s := rep.Streams[0]
+	if s.ProducersMayStartAt == nil {
+		t.Fatalf("%s → %s: got no producersMayStartAt in %+v", from, to, s)
+	}
+	if err := sleepUntil(ctx, *s.ProducersMayStartAt); err != nil {
+		t.Fatal(err)
+	}
+	w.failovers = append(w.failovers, promisecheck.Failover{From: from, To: to, ResumeFrom: s.ResumeFrom})
+	if mode != "rewind" {
+		// Producers that cannot rewind but need per-key order wait for
+		// the old Region's drain, as the runbook says.
+		w.waitDrained(ctx, t, to)
+		return
+	}
+	if _, err := w.task.Resend(ctx, to, w.regions[to].kinesis, s.ResumeFrom); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// settle waits until both mappings have acknowledged every record their
+// streams hold and neither moves any more.
+func (w *world) settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for stable := 0; stable < 3; {
+		caughtUp := true
+		for _, r := range w.regions {
+			recs, err := promisecheck.ReadStream(ctx, r.kinesis, stream)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, rec := range got.Records {
-				var p payload
-				if err := json.Unmarshal(rec.Data, &p); err != nil {
-					t.Fatalf("record %s of %s in %s is not a test payload: %v", aws.ToString(rec.SequenceNumber), id, r.name, err)
-				}
-				all[id] = append(all[id], stored{payload: p, shardID: id, seq: aws.ToString(rec.SequenceNumber), arrival: aws.ToTime(rec.ApproximateArrivalTimestamp)})
+			if r.mapping.Stats().Records < int64(len(recs)) {
+				caughtUp = false
 			}
-			if len(got.Records) == 0 {
-				break
-			}
-			iter = aws.ToString(got.NextShardIterator)
+		}
+		if caughtUp {
+			stable++
+		} else {
+			stable = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replication did not settle within 2 minutes")
+		}
+		if err := sleepUntil(ctx, time.Now().Add(300*time.Millisecond)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return all
 }
 
-// copies counts the records of a stream by id.
-func copies(all map[string][]stored) map[string]int {
-	n := map[string]int{}
-	for _, recs := range all {
-		for _, r := range recs {
-			n[r.ID]++
+// check reads both streams and holds them to the promises.
+func (w *world) check(ctx context.Context, t *testing.T) promisecheck.Result {
+	t.Helper()
+	streams := map[string][]promisecheck.Copy{}
+	for name, r := range w.regions {
+		recs, err := promisecheck.ReadStream(ctx, r.kinesis, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[name] = recs
+	}
+	res := promisecheck.Check(w.task.Written(), streams, w.failovers)
+	if !res.OK() {
+		t.Errorf("promises broken: %s", res)
+		for _, list := range [][]string{res.Lost, res.Looped, res.UnsafeResumes} {
+			for _, l := range list[:min(5, len(list))] {
+				t.Errorf("  %s", l)
+			}
 		}
 	}
-	return n
+	return res
 }
 
-// compareSeq compares Kinesis sequence numbers (decimal strings) numerically.
-func compareSeq(a, b string) int {
-	if len(a) != len(b) {
-		return len(a) - len(b)
-	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// waitPast waits until the wall clock is past t plus a margin, so that a
-// record put afterwards arrives strictly after t on any clock reading.
-func waitPast(ctx context.Context, t time.Time) error {
-	d := time.Until(t.Add(50 * time.Millisecond))
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
 	if d <= 0 {
 		return nil
 	}
@@ -260,3 +259,49 @@ func waitPast(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	}
 }
+
+// gate holds callers while closed.
+type gate struct {
+	mu   sync.Mutex
+	ch   chan struct{}
+	shut bool
+}
+
+func newGate() *gate {
+	g := &gate{ch: make(chan struct{})}
+	close(g.ch)
+	return g
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.shut {
+		g.ch, g.shut = make(chan struct{}), true
+	}
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut {
+		close(g.ch)
+		g.shut = false
+	}
+}
+
+func (g *gate) wait(ctx context.Context) error {
+	g.mu.Lock()
+	ch := g.ch
+	g.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

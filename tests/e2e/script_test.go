@@ -71,7 +71,7 @@ func (r *rie) calls() []string {
 func TestFailoverScriptAgainstALocalRuntimeEmulator(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w := newWorld(ctx, t)
+	w := newWorld(ctx, t, worldOptions{})
 	server, url := w.serveRIE(t)
 	root, err := localaws.RepoRoot()
 	if err != nil {
@@ -127,7 +127,7 @@ func TestFailoverScriptAgainstALocalRuntimeEmulator(t *testing.T) {
 		{name: "missing target", args: []string{"--dry-run"}, wantCode: 1, wantOut: []string{`--to REGION is required`}, badFlag: true},
 		{name: "bad Region", args: []string{"--to", "mars-1"}, wantCode: 1, wantOut: []string{`not an AWS Region name`}, badFlag: true},
 		{name: "bad epoch", args: []string{"--to", "us-east-2", "--expected-epoch", "x"}, wantCode: 1, wantOut: []string{`--expected-epoch 'x'`}, badFlag: true},
-		{name: "unknown flag", args: []string{"--to", "us-east-2", "--force"}, wantCode: 1, wantOut: []string{`unknown argument '--force'`}, badFlag: true},
+		{name: "unknown flag", args: []string{"--to", "us-east-2", "--forcefully"}, wantCode: 1, wantOut: []string{`unknown argument '--forcefully'`}, badFlag: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +161,7 @@ func TestFailoverScriptAgainstALocalRuntimeEmulator(t *testing.T) {
 			}
 		})
 	}
-	cfg, err := activeregion.NewStore(w.ddb, configTable).Get(ctx, stream)
+	cfg, err := activeregion.NewStore(w.ddb(regionB), configTable).Get(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 	"github.com/kinesis-crr/kinesis-crr/pkg/metrics/metricstest"
 )
 
@@ -49,7 +50,7 @@ const (
 
 // Built once for the package by TestMain.
 var (
-	emu       *localaws.Emulators
+	world     *localworld.World
 	binDir    string
 	rieBinary string
 )
@@ -61,12 +62,14 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx := context.Background()
 	var err error
-	emu, err = localaws.Start(ctx, 2)
+	// Each Region has its own DynamoDB replica, replicated to the other a
+	// little late, as global tables do.
+	world, err = localworld.Start(ctx, localworld.Options{Regions: [2]string{east1, east2}, GlobalTableDelay: 200 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rie tests need the emulators:", err)
 		return 1
 	}
-	defer emu.Close()
+	defer world.Close()
 
 	binDir, err = os.MkdirTemp("", "kinesis-crr-rie-")
 	if err != nil {
@@ -216,19 +219,13 @@ func (f *function) emf(t *testing.T) []metricstest.Document {
 
 func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 	ctx := context.Background()
-	kin := map[string]*kinesis.Client{
-		east1: localaws.KinesisClient(east1, emu.Kinesis[0]),
-		east2: localaws.KinesisClient(east2, emu.Kinesis[1]),
-	}
-	endpoint := map[string]string{east1: emu.Kinesis[0], east2: emu.Kinesis[1]}
-	ddb := localaws.DynamoDBClient(east1, emu.DynamoDB)
-	if err := localaws.CreateTables(ctx, ddb, checkpointTable, configTable); err != nil {
+	kin := map[string]*kinesis.Client{east1: world.KinesisClient(east1, east1), east2: world.KinesisClient(east2, east2)}
+	ddb := map[string]*dynamodb.Client{east1: world.DynamoDBClient(east1, east1), east2: world.DynamoDBClient(east2, east2)}
+	if err := world.CreateTables(ctx, checkpointTable, configTable); err != nil {
 		t.Fatal(err)
 	}
-	for _, region := range []string{east1, east2} {
-		if err := localaws.CreateStream(ctx, kin[region], stream, 2); err != nil {
-			t.Fatal(err)
-		}
+	if err := world.CreateStream(ctx, stream, 2); err != nil {
+		t.Fatal(err)
 	}
 
 	replicators, failovers := map[string]*function{}, map[string]*function{}
@@ -236,19 +233,20 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 		own, other := pair[0], pair[1]
 		common := map[string]string{
 			"AWS_REGION":                own,
-			"AWS_ENDPOINT_URL_DYNAMODB": emu.DynamoDB,
+			"AWS_ENDPOINT_URL_DYNAMODB": world.Endpoint(localworld.DynamoDB, own, own),
 			"CHECKPOINT_TABLE":          checkpointTable,
 			"ACTIVE_REGION_TABLE":       configTable,
-		}
-		replicatorEnv := maps.Clone(common)
-		maps.Copy(replicatorEnv, map[string]string{
-			"TARGET_REGION":            other,
-			"AWS_ENDPOINT_URL_KINESIS": endpoint[own],
-			"TARGET_ENDPOINT_URL":      endpoint[other],
 			// Every batch reads the config, so that the first batch after
 			// the failover below is decided on the new epoch; with a TTL
 			// the old Region may replicate for up to the TTL after a switch.
 			"ACTIVE_REGION_CACHE_TTL": "0s",
+		}
+		replicatorEnv := maps.Clone(common)
+		maps.Copy(replicatorEnv, map[string]string{
+			"TARGET_REGION":                other,
+			"AWS_ENDPOINT_URL_KINESIS":     world.Endpoint(localworld.Kinesis, own, own),
+			"TARGET_ENDPOINT_URL":          world.Endpoint(localworld.Kinesis, other, own),
+			"TARGET_DYNAMODB_ENDPOINT_URL": world.Endpoint(localworld.DynamoDB, other, own),
 		})
 		replicators[own] = startFunction(t, "replicator-"+own, filepath.Join(binDir, "replicator", "bootstrap"), replicatorEnv)
 		failoverEnv := maps.Clone(common)
@@ -256,7 +254,7 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 		// The own Region's endpoint only: the other Region's client must
 		// not inherit it, so listing shards there fails and the report
 		// falls back to this Region's listing.
-		failoverEnv["AWS_ENDPOINT_URL_KINESIS"] = endpoint[own]
+		failoverEnv["AWS_ENDPOINT_URL_KINESIS"] = world.Endpoint(localworld.Kinesis, own, own)
 		failovers[own] = startFunction(t, "failover-"+own, filepath.Join(binDir, "failover", "bootstrap"), failoverEnv)
 	}
 
@@ -265,6 +263,9 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 	decode(t, failovers[east1].invoke(t, []byte(`{"action":"init","targetRegion":"us-east-1","streams":["orders"]}`)), &initReport)
 	if initReport.ActiveRegion != east1 || len(initReport.Streams) != 1 || initReport.Streams[0].Status != "created" {
 		t.Fatalf("got init report %+v, want orders created with us-east-1 active", initReport)
+	}
+	if err := world.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
 	}
 
 	// 2. A Kinesis event of records read back from us-east-1, POSTed to the
@@ -283,7 +284,7 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 	if len(landed) != len(records) {
 		t.Errorf("got %d records in us-east-2, want %d", len(landed), len(records))
 	}
-	cp := loadCheckpoint(t, ddb, shard)
+	cp := loadCheckpoint(t, ddb[east1], east1, shard)
 	if want := aws.ToString(records[len(records)-1].SequenceNumber); cp.LastSequenceNumber != want ||
 		cp.SourceRegion != east1 || cp.TargetRegion != east2 || cp.Epoch != 1 || cp.TargetSequenceNumber == "" {
 		t.Errorf("got checkpoint %+v, want last sequence %s from us-east-1 to us-east-2 at epoch 1 with a target sequence", cp, want)
@@ -303,6 +304,11 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 		t.Fatalf("got status %+v after bad payloads, want us-east-1 still active at epoch 1", status)
 	}
 
+	// us-east-1's checkpoint reaches us-east-2's replica, where the failover
+	// reads it, a replication delay after it was written.
+	if err := world.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
+	}
 	raw := failovers[east2].invoke(t, []byte(`{"targetRegion":"us-east-2","streams":["orders"],"reason":"rie test"}`))
 	var members map[string]json.RawMessage
 	decode(t, raw, &members)
@@ -342,16 +348,24 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 		}
 	}
 
-	// 4. The old Region's replicator now skips what arrives there.
+	// 4. The old Region's replicator now writes nothing more: it reads the
+	// switch in us-east-2's replica (the fence) and, in rewind mode,
+	// supersedes what it had not replicated, even before its own replica
+	// has the switch.
 	after := putRecords(t, kin[east1], 4, "after")
 	shard, records = busiestShard(t, kin[east1], after)
 	assertNoBatchItemFailures(t, replicators[east1].invoke(t, kinesisEvent(t, east1, shard, records)))
 	if got := len(readAll(t, kin[east2])); got != len(landed) {
-		t.Errorf("got %d records in us-east-2 after the failover, want still %d: the old Region must skip", got, len(landed))
+		t.Errorf("got %d records in us-east-2 after the failover, want still %d: the old Region must not write", got, len(landed))
 	}
-	assertEMF(t, replicators[east1], "SkippedRecords", float64(len(records)))
+	assertEMF(t, replicators[east1], "SupersededRecords", float64(len(records)))
 
-	// 5. The new Region's replicator replicates what arrives there now.
+	// 5. From producersMayStartAt on, the new Region's replicator
+	// replicates what arrives there.
+	if switched.ProducersMayStartAt == nil {
+		t.Fatalf("got stream report %+v, want producersMayStartAt", switched)
+	}
+	time.Sleep(time.Until(*switched.ProducersMayStartAt))
 	fresh := putRecords(t, kin[east2], 4, "in-east-2")
 	shard, records = busiestShard(t, kin[east2], fresh)
 	assertNoBatchItemFailures(t, replicators[east2].invoke(t, kinesisEvent(t, east2, shard, records)))
@@ -361,7 +375,7 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 			t.Errorf("record %s (%s) not in us-east-1, want it replicated by us-east-2", aws.ToString(r.SequenceNumber), r.Data)
 		}
 	}
-	if cp := loadCheckpoint(t, ddb, shard); cp.SourceRegion != east2 || cp.Epoch != 2 {
+	if cp := loadCheckpoint(t, ddb[east2], east2, shard); cp.SourceRegion != east2 || cp.Epoch != 2 {
 		t.Errorf("got checkpoint %+v, want one written by us-east-2 at epoch 2", cp)
 	}
 	assertEMF(t, replicators[east2], "ReplicatedRecords", float64(len(records)))
@@ -373,11 +387,12 @@ type report struct {
 	PreviousRegion string   `json:"previousRegion"`
 	Warnings       []string `json:"warnings"`
 	Streams        []struct {
-		StreamName string     `json:"streamName"`
-		Status     string     `json:"status"`
-		Epoch      int64      `json:"epoch"`
-		ResumeFrom *time.Time `json:"resumeFrom"`
-		Shards     []struct {
+		StreamName          string     `json:"streamName"`
+		Status              string     `json:"status"`
+		Epoch               int64      `json:"epoch"`
+		ResumeFrom          *time.Time `json:"resumeFrom"`
+		ProducersMayStartAt *time.Time `json:"producersMayStartAt"`
+		Shards              []struct {
 			ShardID string `json:"shardId"`
 		} `json:"shards"`
 	} `json:"streams"`
@@ -573,14 +588,14 @@ func kinesisEvent(t *testing.T, region, shard string, records []types.Record) []
 	return payload
 }
 
-func loadCheckpoint(t *testing.T, client *dynamodb.Client, shard string) checkpoint.Checkpoint {
+func loadCheckpoint(t *testing.T, client *dynamodb.Client, region, shard string) checkpoint.Checkpoint {
 	t.Helper()
 	out, err := client.GetItem(context.Background(), &dynamodb.GetItemInput{
 		TableName:      aws.String(checkpointTable),
 		ConsistentRead: aws.Bool(true),
 		Key: map[string]ddbtypes.AttributeValue{
 			"streamName": &ddbtypes.AttributeValueMemberS{Value: stream},
-			"shardId":    &ddbtypes.AttributeValueMemberS{Value: shard},
+			"shardId":    &ddbtypes.AttributeValueMemberS{Value: checkpoint.Key(region, shard)},
 		},
 	})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 )
 
 // ConfigStore is what failover needs of the active-Region config table.
@@ -141,7 +142,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	o := options{
 		log:   slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		now:   time.Now,
-		sleep: sleepCtx,
+		sleep: pause.For,
 	}
 	for _, opt := range opts {
 		opt(&o)

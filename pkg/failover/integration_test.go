@@ -330,3 +330,47 @@ func TestNewFromEnvWorksAgainstTheEmulator(t *testing.T) {
 		t.Errorf("got error %v, want one naming REGIONS", err)
 	}
 }
+
+// Locally, LOCAL_ENDPOINTS names the other Region's endpoints, so a failover
+// lists the shards of the Region it leaves there, as it does in AWS; a bad
+// value stops the cold start naming the variable.
+func TestLocalEndpointsNameTheOtherRegionsEndpoints(t *testing.T) {
+	ctx := context.Background()
+	stream := localaws.UniqueName(t.Name())
+	emu := emulators.Get(t)
+	kinesisClients(t, map[string]int32{stream: 2})
+	s, ddb := dynamoTables(t)
+	cps := checkpoint.NewStore(ddb, s.CheckpointTable)
+	for shard := range 2 {
+		if _, err := cps.Save(ctx, cp(stream, fmt.Sprintf("shardId-%012d", shard), time.Now().UTC(), east1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{
+		"REGIONS": "us-east-1,us-east-2", "AWS_REGION": east2,
+		"CHECKPOINT_TABLE": s.CheckpointTable, "ACTIVE_REGION_TABLE": s.ActiveRegionTable,
+		"LOCAL_ENDPOINTS": `{"regions":{"us-east-1":{"kinesis":"` + emu.Kinesis[0] + `"}}}`,
+	}
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamoEndpoint(t))
+	t.Setenv("AWS_ENDPOINT_URL_KINESIS", emu.Kinesis[1])
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	h, err := NewFromEnv(ctx, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	invoke(t, h, ctx, `{"action":"init","targetRegion":"us-east-1","streams":["`+stream+`"]}`)
+	r := invoke(t, h, ctx, `{"targetRegion":"us-east-2","dryRun":true}`)
+	if hasLine(r.Warnings, "could not be listed") || r.Streams[0].ResumeFrom == nil {
+		t.Errorf("got warnings %q, resumeFrom %v; want the shards listed in us-east-1 and a resume point", r.Warnings, r.Streams[0].ResumeFrom)
+	}
+
+	for _, bad := range []string{`{"regions":`, `{"regions":{"us-east-1":{"kinesis":"localhost:4567"}}}`} {
+		env["LOCAL_ENDPOINTS"] = bad
+		if _, err := NewFromEnv(ctx, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "LOCAL_ENDPOINTS") {
+			t.Errorf("LOCAL_ENDPOINTS=%s: got error %v, want one naming the variable", bad, err)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"time"
 )
 
 // readBack waits for the settle time and reads every stream this call
@@ -55,16 +54,4 @@ func orUnknown(s string) string {
 		return "(none recorded)"
 	}
 	return s
-}
-
-// sleepCtx waits for d, or less when ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

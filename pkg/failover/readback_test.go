@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -138,17 +137,6 @@ func TestNoSettleWithoutASwitch(t *testing.T) {
 		if len(f.settles) != 0 {
 			t.Errorf("%s: got settle waits %v, want none", payload, f.settles)
 		}
-	}
-}
-
-func TestSleepCtxEndsWithTheContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v, want context.Canceled at once", err)
-	}
-	if err := sleepCtx(context.Background(), time.Millisecond); err != nil {
-		t.Fatalf("got %v, want nil after the wait", err)
 	}
 }
 

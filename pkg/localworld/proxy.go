@@ -10,7 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 )
 
 // endpoint is one URL of one service of one Region: the Region's own, or
@@ -40,7 +41,7 @@ func (e *endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ctx, stop := e.w.requestContext(r.Context())
 	defer stop()
 	if e.cross {
-		if err := sleep(ctx, e.w.crossRegionLatency()); err != nil {
+		if err := pause.For(ctx, e.w.crossRegionLatency()); err != nil {
 			e.abandon(rw)
 			return
 		}
@@ -77,20 +78,6 @@ func (w *World) requestContext(parent context.Context) (context.Context, context
 	return ctx, func() {
 		stop()
 		cancel()
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -44,24 +44,26 @@ func TestSettingsFromEnvDefaults(t *testing.T) {
 
 func TestSettingsFromEnvReadsEveryVariable(t *testing.T) {
 	s, err := SettingsFromEnv(envOf(map[string]string{
-		"AWS_REGION":              "eu-west-1",
-		"TARGET_REGION":           "eu-central-1",
-		"STREAM_NAME_MAP":         "orders=orders-dr, payments=payments-dr",
-		"CHECKPOINT_TABLE":        "cp",
-		"ACTIVE_REGION_TABLE":     "ar",
-		"COMMIT_TIMESTAMP_FIELD":  "ts",
-		"ORDERING":                "strict",
-		"ACTIVE_REGION_CACHE_TTL": "250ms",
-		"METRICS_NAMESPACE":       "Custom",
-		"METRICS_MIRROR_REGION":   "eu-central-1",
-		"TARGET_ENDPOINT_URL":     "http://127.0.0.1:4567",
+		"AWS_REGION":                   "eu-west-1",
+		"TARGET_REGION":                "eu-central-1",
+		"STREAM_NAME_MAP":              "orders=orders-dr, payments=payments-dr",
+		"CHECKPOINT_TABLE":             "cp",
+		"ACTIVE_REGION_TABLE":          "ar",
+		"COMMIT_TIMESTAMP_FIELD":       "ts",
+		"ORDERING":                     "strict",
+		"ACTIVE_REGION_CACHE_TTL":      "250ms",
+		"METRICS_NAMESPACE":            "Custom",
+		"METRICS_MIRROR_REGION":        "eu-central-1",
+		"TARGET_ENDPOINT_URL":          "http://127.0.0.1:4567",
+		"TARGET_DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:8000",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.NameMap.Target("payments") != "payments-dr" || s.CheckpointTable != "cp" || s.ActiveRegionTable != "ar" ||
 		s.CommitTimestampField != "ts" || s.Ordering != replication.OrderingStrict || s.CacheTTL != 250*time.Millisecond ||
-		s.MetricsNamespace != "Custom" || s.MetricsMirrorRegion != "eu-central-1" || s.TargetEndpointURL != "http://127.0.0.1:4567" {
+		s.MetricsNamespace != "Custom" || s.MetricsMirrorRegion != "eu-central-1" || s.TargetEndpointURL != "http://127.0.0.1:4567" ||
+		s.TargetDynamoDBEndpointURL != "http://127.0.0.1:8000" {
 		t.Fatalf("got %+v", s)
 	}
 }

@@ -134,6 +134,9 @@ func runScenario(t *testing.T, sc scenario, mode string) {
 	}
 	w.settle(ctx, t)
 	res := w.check(ctx, t)
+	if mode == "rewind" && res.Echoes != 0 {
+		t.Errorf("got %d echoes, want none in rewind mode: every write of the old Region lands before the new epoch starts", res.Echoes)
+	}
 	t.Logf("%s/%s: %s; copies %v", sc.name, mode, res, res.Copies)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 )
@@ -245,20 +246,7 @@ func (w *world) check(ctx context.Context, t *testing.T) promisecheck.Result {
 	return res
 }
 
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleepUntil(ctx context.Context, t time.Time) error { return pause.For(ctx, time.Until(t)) }
 
 // gate holds callers while closed.
 type gate struct {

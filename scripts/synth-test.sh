@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Synthesizes the CDK app offline with the pinned CDK CLI and checks that the
-# three stacks are listed and their templates written. No AWS credentials or
+# five stacks are listed and their templates written. No AWS credentials or
 # network are needed: the account comes from context.
 #
 #   scripts/synth-test.sh [extra cdk arguments, e.g. -c parkStandby=true]
@@ -18,7 +18,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 ctx=(-c account=123456789012 "$@")
-want=(KdsCrr-Global KdsCrr-us-east-1 KdsCrr-us-east-2)
+want=(KdsCrr-Global KdsCrr-Streams-us-east-1 KdsCrr-Streams-us-east-2 KdsCrr-us-east-1 KdsCrr-us-east-2)
 
 start=$(date +%s.%N)
 "$cdk" synth --quiet --no-notices --output "$out/cdk.out" "${ctx[@]}" >"$out/synth.log" 2>&1 || {

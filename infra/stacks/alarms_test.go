@@ -123,7 +123,7 @@ func TestEveryStreamHasItsOwnAlarms(t *testing.T) {
 func TestSourceHealthAlarmSaysFailoverMayBeDue(t *testing.T) {
 	a := alarmsByName(t, deployment(t, "default").region("us-east-1"))["KdsCrr-us-east-1-SourcePutRecordsFailureRate-example-stream-1"]
 	desc, _ := a.Properties["AlarmDescription"].(string)
-	for _, want := range []string{"failover may be due", "KdsCrr-us-east-2", "FailoverCommand"} {
+	for _, want := range []string{"failover to us-east-2 may be due", "KdsCrr-us-east-2", "FailoverCommand"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("description %q: want it to mention %q", desc, want)
 		}
@@ -132,6 +132,62 @@ func TestSourceHealthAlarmSaysFailoverMayBeDue(t *testing.T) {
 	for _, want := range []string{`"MetricName":"PutRecords.FailedRecords"`, `"MetricName":"PutRecords.TotalRecords"`, `"Namespace":"AWS/Kinesis"`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics %s: want %s", metrics, want)
+		}
+	}
+}
+
+// TestSourceHealthAlarmIsWordedForItsRegion: each Region's source-health
+// alarm names that Region's role, advises a failover only to the other
+// Region, and says not to fail over when the other is already active.
+func TestSourceHealthAlarmIsWordedForItsRegion(t *testing.T) {
+	tests := []struct{ region, other, role string }{
+		{"us-east-1", "us-east-2", "the primary Region"},
+		{"us-east-2", "us-east-1", "the secondary Region"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region, func(t *testing.T) {
+			a := alarmsByName(t, deployment(t, "default").region(tt.region))["KdsCrr-"+tt.region+"-SourcePutRecordsFailureRate-example-stream-1"]
+			desc, _ := a.Properties["AlarmDescription"].(string)
+			for _, want := range []string{
+				"Kinesis in " + tt.region + ", " + tt.role,
+				"failover to " + tt.other + " may be due",
+				"stack KdsCrr-" + tt.other,
+				"If " + tt.other + " is already active, do not fail over",
+			} {
+				if !strings.Contains(desc, want) {
+					t.Errorf("description %q: want it to say %q", desc, want)
+				}
+			}
+			if strings.Contains(desc, "failover to "+tt.region) || strings.Contains(desc, "stack KdsCrr-"+tt.region) {
+				t.Errorf("description %q: advises a failover to its own Region %s", desc, tt.region)
+			}
+			if len(desc) > 1024 {
+				t.Errorf("description is %d characters, CloudWatch allows 1024", len(desc))
+			}
+		})
+	}
+}
+
+// TestReplicationAlarmsWatchTheirOwnRegionsSeries: the alarms on the
+// replicator's metrics watch the StreamName, SourceRegion series of their
+// own Region's replicator, never the mirrored one of the other Region.
+func TestReplicationAlarmsWatchTheirOwnRegionsSeries(t *testing.T) {
+	for _, region := range []string{"us-east-1", "us-east-2"} {
+		alarms := alarmsByName(t, deployment(t, "default").region(region))
+		for _, kind := range []string{"ReplicationLag", "CheckpointAge", "FailedRecords"} {
+			a, ok := alarms["KdsCrr-"+region+"-"+kind+"-example-stream-1"]
+			if !ok {
+				t.Errorf("%s: no %s alarm", region, kind)
+				continue
+			}
+			got := jsonOf(a.Properties["Dimensions"])
+			want := `[{"Name":"SourceRegion","Value":"` + region + `"},{"Name":"StreamName","Value":"example-stream-1"}]`
+			if got != want {
+				t.Errorf("%s %s dimensions: got %s, want %s", region, kind, got, want)
+			}
+			if desc, _ := a.Properties["AlarmDescription"].(string); !strings.Contains(desc, "Watches the "+region+" replicator's series") {
+				t.Errorf("%s %s description %q: want it to say whose series it watches", region, kind, desc)
+			}
 		}
 	}
 }

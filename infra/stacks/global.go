@@ -38,7 +38,9 @@ func NewGlobalStack(scope constructs.Construct, id string, props *GlobalStackPro
 
 // newGlobalTable keeps the tables through a stack deletion and guards them
 // against deletion: they hold the active Region and the failover resume
-// points, which nothing else can rebuild.
+// points, which nothing else can rebuild. RetainExceptOnCreate lets the
+// rollback of a failed first deploy remove them, so that its retry does not
+// fail on tables it left behind.
 func newGlobalTable(stack awscdk.Stack, id, name, replicaRegion string, pk, sk *awsdynamodb.Attribute) awsdynamodb.TableV2 {
 	return awsdynamodb.NewTableV2(stack, jsii.String(id), &awsdynamodb.TablePropsV2{
 		TableName:    jsii.String(name),
@@ -49,7 +51,7 @@ func newGlobalTable(stack awscdk.Stack, id, name, replicaRegion string, pk, sk *
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
 		DeletionProtection: jsii.Bool(true),
-		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 		Replicas:           &[]*awsdynamodb.ReplicaTableProps{{Region: jsii.String(replicaRegion)}},
 	})
 }

@@ -73,7 +73,7 @@ func synth(t *testing.T, overrides map[string]any, nag bool) *synthesized {
 		stacks.CheckCompliance(app)
 	}
 	s := &synthesized{app: app, settings: settings, deployment: d, templates: map[string]map[string]any{}}
-	for _, stack := range []awscdk.Stack{d.Global, d.Primary, d.Secondary} {
+	for _, stack := range d.Stacks() {
 		var tpl map[string]any
 		mustNotPanic(t, "template of "+*stack.StackName(), func() {
 			tpl = *assertions.Template_FromStack(stack, nil).ToJSON()
@@ -186,7 +186,7 @@ func jsonOf(v any) string {
 }
 
 func (s *synthesized) deploymentStacks() []awscdk.Stack {
-	return []awscdk.Stack{s.deployment.Global, s.deployment.Primary, s.deployment.Secondary}
+	return s.deployment.Stacks()
 }
 
 // newTestApp is an app with cdk.json's context and a throwaway output dir.

@@ -19,10 +19,11 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.region, func(t *testing.T) {
 			tpl := deployment(t, "mixed").region(tt.region)
-			var streams, consumers []string
-			for _, r := range resources(tpl, "AWS::Kinesis::Stream") {
-				streams = append(streams, "${"+r.LogicalID+".Arn}")
+			streams := []string{
+				"arn:aws:kinesis:" + tt.region + ":" + acct + ":stream/orders",
+				"arn:aws:kinesis:" + tt.region + ":" + acct + ":stream/clicks",
 			}
+			var consumers []string
 			for _, r := range resources(tpl, "AWS::Kinesis::StreamConsumer") {
 				consumers = append(consumers, "${"+r.LogicalID+".ConsumerARN}")
 			}
@@ -31,12 +32,6 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 			for _, r := range resources(tpl, "AWS::Logs::LogGroup") {
 				if r.Properties["LogGroupName"] == "/aws/lambda/kds-crr-replicator" {
 					logs = "${" + r.LogicalID + ".Arn}"
-				}
-			}
-			tables := func(name string) []string {
-				return []string{
-					"arn:aws:dynamodb:us-east-1:" + acct + ":table/" + name,
-					"arn:aws:dynamodb:us-east-2:" + acct + ":table/" + name,
 				}
 			}
 			want := map[string]statement{
@@ -52,7 +47,8 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsActiveRegionConfig"}},
 				"FenceReadTargetRegionConfig": {Actions: []string{"dynamodb:GetItem"},
 					Resources: []string{"arn:aws:dynamodb:" + tt.other + ":" + acct + ":table/kdsActiveRegionConfig"}},
-				"WriteCheckpoints": {Actions: []string{"dynamodb:PutItem"}, Resources: tables("kdsReplicationCheckpoint")},
+				"WriteCheckpoints": {Actions: []string{"dynamodb:PutItem"},
+					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsReplicationCheckpoint"}},
 				"MarkShardsDrained": {Actions: []string{"dynamodb:UpdateItem"},
 					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsReplicationCheckpoint"}},
 				"SendFailedBatches": {Actions: []string{"sqs:SendMessage"}, Resources: []string{"${" + queue.LogicalID + ".Arn}"}},
@@ -178,9 +174,9 @@ func TestFailoverMayOnlyTouchTheTablesReplicatorConcurrencyAndShardLists(t *test
 	want := map[string]statement{
 		"WriteOwnLogs": {Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{logs}},
 		"SwitchActiveRegion": {Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"},
-			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsActiveRegionConfig")},
+			Resources: []string{"arn:aws:dynamodb:us-east-2:" + acct + ":table/kdsActiveRegionConfig"}},
 		"ReadCheckpoints": {Actions: []string{"dynamodb:Query"},
-			Resources: both("arn:aws:dynamodb:{R}:" + acct + ":table/kdsReplicationCheckpoint")},
+			Resources: []string{"arn:aws:dynamodb:us-east-2:" + acct + ":table/kdsReplicationCheckpoint"}},
 		"ParkAndUnparkReplicators": {Actions: []string{"lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"},
 			Resources: both("arn:aws:lambda:{R}:" + acct + ":function:kds-crr-replicator")},
 		"ReadStreamShards": {Actions: []string{"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},

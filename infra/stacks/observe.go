@@ -22,6 +22,9 @@ func (rs *regionStack) newAlarmTopic() awssns.Topic {
 	key := awskms.NewKey(rs.stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
 		Description:       jsii.String("kinesis-crr: encrypts the alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
+		// Kept on update and delete; a failed create schedules its deletion
+		// rather than leave an orphaned key behind.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchAlarmsPublish"),
@@ -37,25 +40,73 @@ func (rs *regionStack) newAlarmTopic() awssns.Topic {
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// EnforceSSL writes a topic policy that only denies; without an allow,
+	// CloudWatch's publish of every alarm action would be refused. The
+	// allow names this account and the alarms of this stack (their names
+	// all start with the stack name), not every alarm that could target it.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike":      map[string]any{"aws:SourceArn": rs.alarmArnPattern()},
+		},
+	}))
 	if rs.settings.AlarmEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(rs.settings.AlarmEmail), nil))
 	}
 	return topic
 }
 
-func replicationMetric(name, stream, statistic string, period awscdk.Duration, region string) awscloudwatch.Metric {
+// alarmArnPattern matches the ARNs of this stack's alarms.
+func (rs *regionStack) alarmArnPattern() *string {
+	return rs.arn("cloudwatch", rs.region, "alarm", RegionStackName(rs.region)+"-*", awscdk.ArnFormat_COLON_RESOURCE_NAME)
+}
+
+// replicationMetric is the series of one stream that the replicator in
+// source publishes (the StreamName, SourceRegion dimension set), as stored
+// in region: the replicator's own Region, or the other one for a mirrored
+// copy. The label says whose series it is.
+func (rs *regionStack) replicationMetric(name, stream, statistic string, period awscdk.Duration, source string) awscloudwatch.Metric {
 	props := &awscloudwatch.MetricProps{
-		Namespace:     jsii.String(MetricsNamespace),
-		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{"StreamName": jsii.String(stream)},
-		Statistic:     jsii.String(statistic),
-		Period:        period,
+		Namespace:  jsii.String(MetricsNamespace),
+		MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{
+			"StreamName":   jsii.String(stream),
+			"SourceRegion": jsii.String(source),
+		},
+		Statistic: jsii.String(statistic),
+		Period:    period,
+		Label:     jsii.String(fmt.Sprintf("%s of the %s replicator", name, source)),
 	}
-	if region != "" {
-		props.Region = jsii.String(region)
-		props.Label = jsii.String(name + " " + region)
+	switch {
+	case source == rs.region:
+	case rs.settings.MirrorMetrics:
+		// The other replicator mirrors its series here: readable even when
+		// its Region is what is failing.
+		props.Label = jsii.String(fmt.Sprintf("%s of the %s replicator (mirrored to %s)", name, source, rs.region))
+	default:
+		props.Region = jsii.String(source)
+		props.Label = jsii.String(fmt.Sprintf("%s of the %s replicator (read in %s)", name, source, source))
 	}
 	return awscloudwatch.NewMetric(props)
+}
+
+// alarmMetric is this Region's replicator's own series of stream, without a
+// label, so that the alarm keeps the single-metric form.
+func (rs *regionStack) alarmMetric(name, stream, statistic string, period awscdk.Duration) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:  jsii.String(MetricsNamespace),
+		MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{
+			"StreamName":   jsii.String(stream),
+			"SourceRegion": jsii.String(rs.region),
+		},
+		Statistic: jsii.String(statistic),
+		Period:    period,
+	})
 }
 
 func (rs *regionStack) iteratorAge(replicator awslambda.Function) awscloudwatch.Metric {
@@ -94,6 +145,7 @@ func putRecordsFailureRate(stream string, n int) awscloudwatch.MathExpression {
 
 type alarmSpec struct {
 	id          string
+	stream      string // tags the alarm; empty for the Region's alarms
 	name        string
 	metric      awscloudwatch.IMetric
 	threshold   float64
@@ -119,6 +171,32 @@ func (rs *regionStack) newAlarm(topic awssns.Topic, a alarmSpec) {
 	alarm.AddAlarmAction(action)
 	// The OK notification tells whoever was paged that it is over.
 	alarm.AddOkAction(action)
+	if a.stream != "" {
+		tagStream(alarm, a.stream)
+	}
+}
+
+// watches opens the description of an alarm on the replicator's own
+// series: each Region's alarms watch that Region's replicator only.
+func (rs *regionStack) watches() string {
+	return fmt.Sprintf("Watches the %s replicator's series (SourceRegion %s). ", rs.region, rs.region)
+}
+
+// sourceFailureAdvice words the source-health alarm for this Region: it
+// only matters while this Region is the stream's active one (producers
+// write where it is active), so it says how to tell, and never advises a
+// failover to the Region that already is active.
+func (rs *regionStack) sourceFailureAdvice(stream string) string {
+	role := "the primary Region (active after the first deploy)"
+	if rs.region == rs.settings.SecondaryRegion {
+		role = "the secondary Region (standby after the first deploy; active only after a failover to it)"
+	}
+	return fmt.Sprintf("Kinesis in %[1]s, %[2]s, rejected at least 1%% of the records producers sent to stream %[3]s over 5 minutes "+
+		"(internal failures, not throttling). Check the AWS Health Dashboard for %[1]s and the stream's active Region "+
+		"(failover function, status action). If %[1]s is active for %[3]s and impaired, failover to %[4]s may be due: "+
+		"run the FailoverCommand output of stack %[5]s, then move producers to %[4]s from the resumeFrom it reports. "+
+		"If %[4]s is already active, do not fail over: the producers still writing to %[1]s belong in %[4]s.",
+		rs.region, role, stream, rs.other, RegionStackName(rs.other))
 }
 
 func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Function, failures awssqs.Queue) {
@@ -128,61 +206,61 @@ func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Functi
 	for i, name := range s.StreamNames() {
 		rs.newAlarm(topic, alarmSpec{
 			id:         "LagAlarm-" + name,
+			stream:     name,
 			name:       "ReplicationLag-" + name,
-			metric:     replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, ""),
+			metric:     rs.alarmMetric("ReplicationLagSeconds", name, "Maximum", minute),
 			threshold:  float64(s.LagAlarmSeconds),
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			periods:    5, datapoints: 3,
 			// Missing data keeps the state: a replicator that stops
 			// reporting has not caught up, and a quiet stream has no lag.
 			missing: awscloudwatch.TreatMissingData_IGNORE,
-			description: fmt.Sprintf("Records of stream %s reach %s more than %ds after they arrived in %s, for 3 of 5 minutes. "+
+			description: rs.watches() + fmt.Sprintf("Records of stream %s reach %s more than %ds after they arrived in %s, for 3 of 5 minutes. "+
 				"Check the replicator's Errors and ThrottledRecords, the target stream's write throttling (add shards or use on-demand), "+
 				"and whether %s is healthy. Lag is the data a failover now would have to resume from the checkpoint.",
 				name, rs.other, s.LagAlarmSeconds, rs.region, rs.other),
 		})
 		rs.newAlarm(topic, alarmSpec{
 			id:         "CheckpointAgeAlarm-" + name,
+			stream:     name,
 			name:       "CheckpointAge-" + name,
-			metric:     replicationMetric("CheckpointAgeSeconds", name, "Maximum", minute, ""),
+			metric:     rs.alarmMetric("CheckpointAgeSeconds", name, "Maximum", minute),
 			threshold:  float64(s.CheckpointAgeAlarmSeconds),
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			periods:    5, datapoints: 3,
 			// Like lag: no invocation means no new checkpoint and nothing
 			// new to judge, so the last state stands.
 			missing: awscloudwatch.TreatMissingData_IGNORE,
-			description: fmt.Sprintf("The replication checkpoint of stream %s is more than %ds old for 3 of 5 minutes: "+
+			description: rs.watches() + fmt.Sprintf("The replication checkpoint of stream %s is more than %ds old for 3 of 5 minutes: "+
 				"a failover now would replay at least that much from the checkpoint (the RPO). "+
 				"Look at the ReplicationLag and IteratorAge alarms and the replicator's logs for the shard that is behind.",
 				name, s.CheckpointAgeAlarmSeconds),
 		})
 		rs.newAlarm(topic, alarmSpec{
 			id:         "FailedRecordsAlarm-" + name,
+			stream:     name,
 			name:       "FailedRecords-" + name,
-			metric:     replicationMetric("FailedRecords", name, "Sum", minute, ""),
+			metric:     rs.alarmMetric("FailedRecords", name, "Sum", minute),
 			threshold:  0,
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			periods:    1, datapoints: 1,
 			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
-			description: fmt.Sprintf("The replicator could not write records of stream %s to %s and handed them back to the mapping for a retry. "+
+			description: rs.watches() + fmt.Sprintf("The replicator could not write records of stream %s to %s and handed them back to the mapping for a retry. "+
 				"The logs carry each record's sequence number and error code. A record the target can never accept "+
 				"stays failed and stalls its shard: fix the cause (permissions, stream missing in %s, record too large).",
 				name, rs.other, rs.other),
 		})
 		rs.newAlarm(topic, alarmSpec{
 			id:         "PutRecordsFailureRateAlarm-" + name,
+			stream:     name,
 			name:       "SourcePutRecordsFailureRate-" + name,
 			metric:     putRecordsFailureRate(name, i),
 			threshold:  1,
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			periods:    1, datapoints: 1,
 			// No producer traffic is not a failure.
-			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
-			description: fmt.Sprintf("Kinesis in %s rejected at least 1%% of the records producers sent to stream %s over 5 minutes "+
-				"(internal failures, not throttling). Check the AWS Health Dashboard for %s. If the Region is impaired, "+
-				"failover may be due: run the FailoverCommand output of stack %s, then move producers to %s "+
-				"from the resumeFrom it reports.",
-				rs.region, name, rs.region, RegionStackName(rs.other), rs.other),
+			missing:     awscloudwatch.TreatMissingData_NOT_BREACHING,
+			description: rs.sourceFailureAdvice(name),
 		})
 	}
 
@@ -242,17 +320,17 @@ func (rs *regionStack) newDashboard(replicator awslambda.Function, failures awss
 	}
 	for _, name := range s.StreamNames() {
 		sum := func(metric string) awscloudwatch.IMetric {
-			return replicationMetric(metric, name, "Sum", minute, rs.region)
+			return rs.replicationMetric(metric, name, "Sum", minute, rs.region)
 		}
 		dashboard.AddWidgets(
 			graph(name+": replication lag (s), both Regions", []awscloudwatch.IMetric{
-				replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.region),
-				replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.other),
+				rs.replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.region),
+				rs.replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.other),
 			}, nil),
 			graph(name+": throughput", []awscloudwatch.IMetric{sum("ReplicatedRecords")}, []awscloudwatch.IMetric{sum("ReplicatedBytes")}),
 			graph(name+": skipped, failed, resent", []awscloudwatch.IMetric{sum("SkippedRecords"), sum("FailedRecords"), sum("ResentRecords")}, nil),
 			graph(name+": checkpoint age (s)", []awscloudwatch.IMetric{
-				replicationMetric("CheckpointAgeSeconds", name, "Maximum", minute, rs.region),
+				rs.replicationMetric("CheckpointAgeSeconds", name, "Maximum", minute, rs.region),
 			}, nil),
 		)
 	}

@@ -53,7 +53,7 @@ type regionStack struct {
 	settings  Settings
 	region    string
 	other     string
-	streams   []awskinesis.Stream
+	streams   []awskinesis.IStream
 	consumers []awskinesis.StreamConsumer
 }
 
@@ -85,13 +85,19 @@ func NewRegionStack(scope constructs.Construct, id string, props *RegionStackPro
 		other:    s.OtherRegion(props.Region),
 	}
 
+	// The streams live in the Region's streams stack (or exist already):
+	// this stack refers to them by ARN, which their names fix, so it has
+	// no cross-stack reference that would pin them.
 	for _, spec := range s.Streams {
-		stream := awskinesis.NewStream(rs.stack, jsii.String("Stream-"+spec.Name), streamProps(spec))
+		stream := awskinesis.Stream_FromStreamArn(rs.stack, jsii.String("SourceStream-"+spec.Name),
+			rs.arn("kinesis", rs.region, "stream", spec.Name, awscdk.ArnFormat_SLASH_RESOURCE_NAME))
 		rs.streams = append(rs.streams, stream)
-		rs.consumers = append(rs.consumers, awskinesis.NewStreamConsumer(rs.stack, jsii.String("Consumer-"+spec.Name), &awskinesis.StreamConsumerProps{
+		consumer := awskinesis.NewStreamConsumer(rs.stack, jsii.String("Consumer-"+spec.Name), &awskinesis.StreamConsumerProps{
 			Stream:             stream,
 			StreamConsumerName: jsii.String(ConsumerName),
-		}))
+		})
+		rs.consumers = append(rs.consumers, consumer)
+		tagStream(consumer, spec.Name)
 	}
 
 	failures := awssqs.NewQueue(rs.stack, jsii.String("ReplicatorFailures"), &awssqs.QueueProps{
@@ -108,22 +114,56 @@ func NewRegionStack(scope constructs.Construct, id string, props *RegionStackPro
 	topic := rs.newAlarmTopic()
 	rs.newAlarms(topic, replicator, failures)
 	rs.newDashboard(replicator, failures)
+	rs.newOperatorPolicy(failoverFn)
 	rs.newOutputs(replicator, failoverFn, topic)
 	return rs.stack, nil
 }
 
-func streamProps(spec StreamSpec) *awskinesis.StreamProps {
-	p := &awskinesis.StreamProps{
-		StreamName:    jsii.String(spec.Name),
-		Encryption:    awskinesis.StreamEncryption_MANAGED,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-		StreamMode:    awskinesis.StreamMode_ON_DEMAND,
+// tagStream marks scope's taggable resources as belonging to stream.
+func tagStream(scope constructs.IConstruct, stream string) {
+	awscdk.Tags_Of(scope).Add(jsii.String(TagStream), jsii.String(stream), nil)
+}
+
+// newOperatorPolicy is the customer-managed policy an operator of this
+// Region needs and nothing more: invoke the failover function (failover,
+// status, init), read both tables' replicas here, the streams' summaries,
+// the dashboard and the metrics. Nothing attaches it: the account's
+// administrators attach it to the operators' role or group.
+func (rs *regionStack) newOperatorPolicy(failoverFn awslambda.Function) awsiam.ManagedPolicy {
+	var streams []*string
+	for _, st := range rs.streams {
+		streams = append(streams, st.StreamArn())
 	}
-	if spec.ShardCount > 0 {
-		p.StreamMode = awskinesis.StreamMode_PROVISIONED
-		p.ShardCount = jsii.Number(spec.ShardCount)
-	}
-	return p
+	policy := awsiam.NewManagedPolicy(rs.stack, jsii.String("OperatorPolicy"), &awsiam.ManagedPolicyProps{
+		ManagedPolicyName: jsii.String(OperatorPolicyName(rs.region)),
+		Description:       jsii.String("kinesis-crr operator in " + rs.region + ": run the failover function, read the tables, streams, dashboard and metrics"),
+		Statements: &[]awsiam.PolicyStatement{
+			statement("InvokeFailover", []string{"lambda:InvokeFunction"}, &[]*string{failoverFn.FunctionArn()}),
+			statement("ReadTables", []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+				&[]*string{
+					rs.arn("dynamodb", rs.region, "table", ActiveRegionTableName, awscdk.ArnFormat_SLASH_RESOURCE_NAME),
+					rs.arn("dynamodb", rs.region, "table", CheckpointTableName, awscdk.ArnFormat_SLASH_RESOURCE_NAME),
+				}),
+			statement("ReadStreamSummaries", []string{"kinesis:DescribeStreamSummary"}, &streams),
+			statement("ReadDashboard", []string{"cloudwatch:GetDashboard"},
+				&[]*string{rs.arn("cloudwatch", "", "dashboard", DashboardName(rs.region), awscdk.ArnFormat_SLASH_RESOURCE_NAME)}),
+			// Metric reads have no resource-level permissions; the Region
+			// condition keeps them to this Region.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("ReadMetrics"),
+				Actions:    jsii.Strings("cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"),
+				Resources:  jsii.Strings("*"),
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": rs.region}},
+			}),
+		},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{"Resource::*"},
+		Reason: jsii.String("cloudwatch:GetMetricData, GetMetricStatistics and ListMetrics have no resource-level permissions, so their resource must be *; " +
+			"the statement is limited to this Region by an aws:RequestedRegion condition and grants reads only."),
+	}}, jsii.Bool(true))
+	return policy
 }
 
 // arn builds an ARN in this account for region: another Region's resources
@@ -141,14 +181,6 @@ func (rs *regionStack) arn(service, region, resource, name string, format awscdk
 // tableArn is the ARN of table's replica in region.
 func (rs *regionStack) tableArn(region, table string) *[]*string {
 	return &[]*string{rs.arn("dynamodb", region, "table", table, awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
-}
-
-func (rs *regionStack) tableArns(table string) *[]*string {
-	var arns []*string
-	for _, r := range rs.settings.Regions() {
-		arns = append(arns, rs.arn("dynamodb", r, "table", table, awscdk.ArnFormat_SLASH_RESOURCE_NAME))
-	}
-	return &arns
 }
 
 func (rs *regionStack) otherRegionStreamArns() *[]*string {
@@ -201,19 +233,21 @@ func (rs *regionStack) newFunctionRole(id string, logGroup awslogs.LogGroup) aws
 	return role
 }
 
-// newLogGroup keeps function logs after a stack deletion: the failover log
-// is the audit trail of every switch of the active Region.
-func (rs *regionStack) newLogGroup(id, functionName string) awslogs.LogGroup {
+// newLogGroup keeps function logs after a stack deletion (but not after the
+// failed create that made them, which a retry would otherwise find in its
+// way): the failover log is the audit trail of every switch of the active
+// Region, kept for retention.
+func (rs *regionStack) newLogGroup(id, functionName string, retention awslogs.RetentionDays) awslogs.LogGroup {
 	return awslogs.NewLogGroup(rs.stack, jsii.String(id), &awslogs.LogGroupProps{
 		LogGroupName:  jsii.String("/aws/lambda/" + functionName),
-		Retention:     awslogs.RetentionDays_THREE_MONTHS,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 }
 
 func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (awslambda.Function, awsiam.Role) {
 	s := rs.settings
-	logGroup := rs.newLogGroup("ReplicatorLogs", ReplicatorFunctionName)
+	logGroup := rs.newLogGroup("ReplicatorLogs", ReplicatorFunctionName, awslogs.RetentionDays_THREE_MONTHS)
 	role := rs.newFunctionRole("ReplicatorRole", logGroup)
 
 	var ownStreams, ownConsumers []*string
@@ -239,9 +273,11 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 	role.AddToPrincipalPolicy(statement("FenceReadTargetRegionConfig",
 		[]string{"dynamodb:GetItem"},
 		rs.tableArn(rs.other, ActiveRegionTableName)))
+	// checkpoint.Store.Save: the replicator writes its own Region's
+	// replica only; global-table replication carries the item across.
 	role.AddToPrincipalPolicy(statement("WriteCheckpoints",
 		[]string{"dynamodb:PutItem"},
-		rs.tableArns(CheckpointTableName)))
+		rs.tableArn(rs.region, CheckpointTableName)))
 	// checkpoint.Store.MarkDrained: a conditional UpdateItem on the own
 	// Region's replica, once a closed epoch's records of a shard are all in.
 	role.AddToPrincipalPolicy(statement("MarkShardsDrained",
@@ -314,14 +350,16 @@ func formatHours(d time.Duration) string {
 
 func (rs *regionStack) newFailover(codeDir string) awslambda.Function {
 	s := rs.settings
-	logGroup := rs.newLogGroup("FailoverLogs", FailoverFunctionName)
+	logGroup := rs.newLogGroup("FailoverLogs", FailoverFunctionName, awslogs.RetentionDays_ONE_YEAR)
 	role := rs.newFunctionRole("FailoverRole", logGroup)
+	// The failover function reads and writes its own Region's replicas
+	// only; the other Region learns of a switch through the global table.
 	role.AddToPrincipalPolicy(statement("SwitchActiveRegion",
 		[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"},
-		rs.tableArns(ActiveRegionTableName)))
+		rs.tableArn(rs.region, ActiveRegionTableName)))
 	role.AddToPrincipalPolicy(statement("ReadCheckpoints",
 		[]string{"dynamodb:Query"},
-		rs.tableArns(CheckpointTableName)))
+		rs.tableArn(rs.region, CheckpointTableName)))
 	// ListShards checks every shard of the Region left has a checkpoint;
 	// GetShardIterator and GetRecords read on from a checkpoint to tell
 	// whether a drain-mode switch has drained (status).
@@ -420,6 +458,7 @@ func (rs *regionStack) newMappings(replicator awslambda.Function, role awsiam.Ro
 				OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: failures.QueueArn()},
 			},
 		})
+		tagStream(mapping, spec.Name)
 		// The mapping starts polling at creation: the role must already
 		// allow reading, and the config must exist, or the first batches
 		// fail closed and wait for a retry.

@@ -73,15 +73,47 @@ type Settings struct {
 type StreamSpec struct {
 	Name       string `json:"name"`
 	ShardCount int    `json:"shardCount"`
+	// RetentionHours is the stream's retention in both Regions, 24 to 8760;
+	// 0 means the Kinesis default of 24 h. For an existing stream it states
+	// the retention the stream has (the stacks do not change it), which the
+	// failover function's history must cover.
+	RetentionHours int `json:"retentionHours"`
+	// Existing adopts a stream that already exists in both Regions under
+	// this name: no AWS::Kinesis::Stream is created for it; its consumer,
+	// mapping and alarms are as for the others.
+	Existing bool `json:"existing"`
 }
 
-// DefaultStreamRetention is Kinesis' default retention, the one the stacks
-// create streams with (streamProps sets none).
+// DefaultStreamRetention is Kinesis' default retention, the one a stream
+// without retentionHours has.
 const DefaultStreamRetention = 24 * time.Hour
 
-// Retention is how long the stream keeps records. The streams context has
-// no retentionHours yet, so every stream has the default.
-func (s StreamSpec) Retention() time.Duration { return DefaultStreamRetention }
+// Retention bounds of retentionHours: Kinesis allows 24 h to 365 days.
+const (
+	MinRetentionHours = 24
+	MaxRetentionHours = 8760
+)
+
+// Retention is how long the stream keeps records.
+func (s StreamSpec) Retention() time.Duration {
+	if s.RetentionHours == 0 {
+		return DefaultStreamRetention
+	}
+	return time.Duration(s.RetentionHours) * time.Hour
+}
+
+// logicalIDKey is what a construct id built from name keeps in a
+// CloudFormation logical id: its letters and digits. Two names with the same
+// key would give two resources the same logical id.
+func logicalIDKey(name string) string {
+	var b strings.Builder
+	for _, c := range name {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
 
 // HistoryRetention is the failover function's HISTORY_RETENTION: the longest
 // retention of the configured streams and at least 24 h, so that no record
@@ -248,6 +280,7 @@ func parseStreams(v any) ([]StreamSpec, error) {
 		return nil, errors.New("empty: list at least one stream")
 	}
 	seen := make(map[string]bool, len(streams))
+	byKey := make(map[string]string, len(streams))
 	for i, st := range streams {
 		if streamarn.ValidateStreamName(st.Name) != nil {
 			return nil, fmt.Errorf("stream %d: name %q is not a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)", i, st.Name)
@@ -256,8 +289,24 @@ func parseStreams(v any) ([]StreamSpec, error) {
 			return nil, fmt.Errorf("stream %d: name %q appears twice", i, st.Name)
 		}
 		seen[st.Name] = true
+		// The logical ids of existing mappings must never change (a new id
+		// re-creates the mapping at TRIM_HORIZON), so names that would
+		// share one are refused rather than renamed.
+		if other, ok := byKey[logicalIDKey(st.Name)]; ok {
+			return nil, fmt.Errorf("streams %q and %q would share the CloudFormation logical id %q (only letters and digits are kept): rename one of them",
+				other, st.Name, "Mapping"+logicalIDKey(st.Name))
+		}
+		byKey[logicalIDKey(st.Name)] = st.Name
 		if st.ShardCount < 0 {
 			return nil, fmt.Errorf("stream %q: shardCount %d is negative (0 means on-demand)", st.Name, st.ShardCount)
+		}
+		if st.RetentionHours != 0 && (st.RetentionHours < MinRetentionHours || st.RetentionHours > MaxRetentionHours) {
+			return nil, fmt.Errorf("stream %q: retentionHours %d is out of range [%d, %d] (leave it out for the default 24)",
+				st.Name, st.RetentionHours, MinRetentionHours, MaxRetentionHours)
+		}
+		if st.Existing && st.ShardCount != 0 {
+			return nil, fmt.Errorf("stream %q: existing streams take no shardCount (%d): the stream is adopted as it is, not created",
+				st.Name, st.ShardCount)
 		}
 	}
 	return streams, nil

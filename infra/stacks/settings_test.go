@@ -136,6 +136,13 @@ func TestParseSettingsRejectsBadContextNamingTheKey(t *testing.T) {
 		{"negative shard count", "streams", `[{"name":"s1","shardCount":-1}]`, "streams", "negative"},
 		{"fractional shard count", "streams", `[{"name":"s1","shardCount":1.5}]`, "streams", "malformed"},
 		{"shard count a string", "streams", `[{"name":"s1","shardCount":"2"}]`, "streams", "malformed"},
+		{"logical ids collide", "streams", `[{"name":"orders.v1","shardCount":1},{"name":"orders-v1","shardCount":1}]`, "streams", "would share the CloudFormation logical id"},
+		{"retention below a day", "streams", `[{"name":"s1","retentionHours":23}]`, "streams", "retentionHours 23 is out of range [24, 8760]"},
+		{"retention above a year", "streams", `[{"name":"s1","retentionHours":8761}]`, "streams", "out of range"},
+		{"retention negative", "streams", `[{"name":"s1","retentionHours":-1}]`, "streams", "out of range"},
+		{"retention fractional", "streams", `[{"name":"s1","retentionHours":36.5}]`, "streams", "malformed"},
+		{"existing with a shard count", "streams", `[{"name":"s1","existing":true,"shardCount":2}]`, "streams", "existing streams take no shardCount"},
+		{"existing not a bool", "streams", `[{"name":"s1","existing":"yes"}]`, "streams", "malformed"},
 		{"lag not a number", "lagAlarmSeconds", "soon", "lagAlarmSeconds", "not a number"},
 		{"lag zero", "lagAlarmSeconds", 0.0, "lagAlarmSeconds", "out of range"},
 		{"lag negative", "lagAlarmSeconds", "-5", "lagAlarmSeconds", "out of range"},
@@ -181,5 +188,50 @@ func TestParseSettingsReportsEveryBadKeyAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), `"`+key+`"`) {
 			t.Errorf("got error %q, want it to name %q", err, key)
 		}
+	}
+}
+
+func TestParseSettingsRefusesStreamNamesWhoseLogicalIDsCollideNamingBoth(t *testing.T) {
+	tests := []struct{ streams, first, second, id string }{
+		{`[{"name":"orders.v1","shardCount":1},{"name":"orders-v1","shardCount":1}]`, "orders.v1", "orders-v1", "Mappingordersv1"},
+		{`[{"name":"a_b"},{"name":"x"},{"name":"ab"}]`, "a_b", "ab", "Mappingab"},
+	}
+	for _, tt := range tests {
+		_, err := stacks.ParseSettings(getter(map[string]any{
+			"primaryRegion": "us-east-1", "secondaryRegion": "us-east-2", "streams": tt.streams,
+		}))
+		if err == nil {
+			t.Errorf("%s: got no error, want the collision refused", tt.streams)
+			continue
+		}
+		for _, want := range []string{`"` + tt.first + `"`, `"` + tt.second + `"`, tt.id} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got error %q, want it to name %s", tt.streams, err, want)
+			}
+		}
+	}
+}
+
+func TestParseSettingsReadsRetentionHoursAndExisting(t *testing.T) {
+	got, err := stacks.ParseSettings(getter(map[string]any{
+		"primaryRegion": "us-east-1", "secondaryRegion": "us-east-2",
+		"streams": `[{"name":"a","retentionHours":24},{"name":"b","retentionHours":8760,"shardCount":3},{"name":"c","existing":true}]`,
+	}))
+	if err != nil {
+		t.Fatalf("ParseSettings: %v", err)
+	}
+	want := []stacks.StreamSpec{
+		{Name: "a", RetentionHours: 24},
+		{Name: "b", RetentionHours: 8760, ShardCount: 3},
+		{Name: "c", Existing: true},
+	}
+	if !reflect.DeepEqual(got.Streams, want) {
+		t.Errorf("got streams %+v, want %+v", got.Streams, want)
+	}
+	if got, want := got.HistoryRetention(), 8760*time.Hour; got != want {
+		t.Errorf("HistoryRetention: got %s, want %s", got, want)
+	}
+	if got := want[2].Retention(); got != 24*time.Hour {
+		t.Errorf("default retention: got %s, want 24h", got)
 	}
 }

@@ -100,8 +100,8 @@ func TestGlobalStackHoldsBothTablesAsRetainedOnDemandGlobalTables(t *testing.T) 
 			if got := tb.Properties["BillingMode"]; got != "PAY_PER_REQUEST" {
 				t.Errorf("billing: got %v, want PAY_PER_REQUEST", got)
 			}
-			if tb.DeletionPolicy != "Retain" || tb.UpdateReplace != "Retain" {
-				t.Errorf("policies: got deletion %q, update-replace %q, want Retain, Retain", tb.DeletionPolicy, tb.UpdateReplace)
+			if tb.DeletionPolicy != "RetainExceptOnCreate" || tb.UpdateReplace != "Retain" {
+				t.Errorf("policies: got deletion %q, update-replace %q, want RetainExceptOnCreate, Retain", tb.DeletionPolicy, tb.UpdateReplace)
 			}
 			var regions []string
 			for _, raw := range tb.Properties["Replicas"].([]any) {
@@ -125,7 +125,7 @@ func TestGlobalStackHoldsBothTablesAsRetainedOnDemandGlobalTables(t *testing.T) 
 	}
 }
 
-func TestRegionStacksCreateEncryptedRetainedStreamsOfTheConfiguredSize(t *testing.T) {
+func TestStreamsStacksCreateEncryptedRetainedStreamsOfTheConfiguredSize(t *testing.T) {
 	tests := []struct {
 		deployment string
 		stream     string
@@ -140,7 +140,7 @@ func TestRegionStacksCreateEncryptedRetainedStreamsOfTheConfiguredSize(t *testin
 		for _, region := range []string{"us-east-1", "us-east-2"} {
 			t.Run(tt.stream+"/"+region, func(t *testing.T) {
 				var found *resource
-				for _, r := range resources(deployment(t, tt.deployment).region(region), "AWS::Kinesis::Stream") {
+				for _, r := range resources(deployment(t, tt.deployment).templates[stacks.StreamsStackName(region)], "AWS::Kinesis::Stream") {
 					if r.Properties["Name"] == tt.stream {
 						found = &r
 					}
@@ -158,8 +158,11 @@ func TestRegionStacksCreateEncryptedRetainedStreamsOfTheConfiguredSize(t *testin
 				if got := jsonOf(p["StreamEncryption"]); got != `{"EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}` {
 					t.Errorf("encryption: got %s, want the aws/kinesis key", got)
 				}
-				if found.DeletionPolicy != "Retain" {
-					t.Errorf("deletion policy: got %q, want Retain", found.DeletionPolicy)
+				if found.DeletionPolicy != "RetainExceptOnCreate" || found.UpdateReplace != "Retain" {
+					t.Errorf("policies: got deletion %q, update-replace %q, want RetainExceptOnCreate, Retain", found.DeletionPolicy, found.UpdateReplace)
+				}
+				if got := p["RetentionPeriodHours"]; got != 24.0 {
+					t.Errorf("retention: got %v hours, want 24", got)
 				}
 			})
 		}
@@ -602,68 +605,110 @@ func TestOutputsGiveNamesURLsAndTheFailoverCommand(t *testing.T) {
 	}
 }
 
-func TestDashboardShowsEveryStreamWithTheOtherRegionsLag(t *testing.T) {
-	tpl := deployment(t, "mixed").region("us-east-1")
+// dashboardSeries lists the KinesisReplication series of a dashboard: the
+// metric, its dimensions, the Region it is read in ("" for the dashboard's
+// own) and its label.
+type dashboardSeries struct{ metric, stream, source, readIn, label string }
+
+func dashboardMetrics(t *testing.T, tpl map[string]any) (map[dashboardSeries]bool, string) {
+	t.Helper()
 	dash := only(t, tpl, "AWS::CloudWatch::Dashboard")
-	if got := dash.Properties["DashboardName"]; got != "KdsCrr-us-east-1" {
-		t.Errorf("name: got %v, want KdsCrr-us-east-1", got)
-	}
-	var body struct {
+	body := render(dash.Properties["DashboardBody"])
+	var doc struct {
 		Widgets []struct {
 			Properties struct {
-				Title   string  `json:"title"`
 				Metrics [][]any `json:"metrics"`
 			} `json:"properties"`
 		} `json:"widgets"`
 	}
-	if err := json.Unmarshal([]byte(render(dash.Properties["DashboardBody"])), &body); err != nil {
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		t.Fatalf("decode dashboard body: %v", err)
 	}
-	type seen struct{ metric, stream, region string }
-	found := map[seen]bool{}
-	for _, w := range body.Widgets {
+	found := map[dashboardSeries]bool{}
+	for _, w := range doc.Widgets {
 		for _, m := range w.Properties.Metrics {
 			if len(m) < 4 || m[0] != stacks.MetricsNamespace {
 				continue
 			}
-			region := ""
+			ser := dashboardSeries{metric: m[1].(string)}
+			for i := 2; i+1 < len(m); i += 2 {
+				name, _ := m[i].(string)
+				value, _ := m[i+1].(string)
+				switch name {
+				case "StreamName":
+					ser.stream = value
+				case "SourceRegion":
+					ser.source = value
+				}
+			}
 			if opts, ok := m[len(m)-1].(map[string]any); ok {
-				region, _ = opts["region"].(string)
+				ser.readIn, _ = opts["region"].(string)
+				ser.label, _ = opts["label"].(string)
 			}
-			found[seen{m[1].(string), m[3].(string), region}] = true
+			found[ser] = true
 		}
 	}
-	for _, stream := range []string{"orders", "clicks"} {
-		for _, want := range []seen{
-			{"ReplicationLagSeconds", stream, "us-east-1"},
-			{"ReplicationLagSeconds", stream, "us-east-2"},
-			{"ReplicatedRecords", stream, "us-east-1"},
-			{"ReplicatedBytes", stream, "us-east-1"},
-			{"SkippedRecords", stream, "us-east-1"},
-			{"FailedRecords", stream, "us-east-1"},
-			{"ResentRecords", stream, "us-east-1"},
-			{"CheckpointAgeSeconds", stream, "us-east-1"},
-		} {
-			if !found[want] {
-				t.Errorf("got no widget metric %+v, want one", want)
-			}
-		}
+	return found, dash.Properties["DashboardName"].(string)
+}
+
+func TestDashboardShowsEveryStreamWithTheOtherRegionsLag(t *testing.T) {
+	tests := []struct {
+		deployment string
+		streams    []string
+		// where the other Region's lag is read, and how it is labelled
+		otherReadIn, otherLabel string
+	}{
+		// Without the mirror the other Region's series is read there.
+		{"mixed", []string{"orders", "clicks"}, "us-east-2", "ReplicationLagSeconds of the us-east-2 replicator (read in us-east-2)"},
+		// With it, its mirrored copy is read here.
+		{"default", []string{"example-stream-1"}, "", "ReplicationLagSeconds of the us-east-2 replicator (mirrored to us-east-1)"},
 	}
-	if !strings.Contains(render(dash.Properties["DashboardBody"]), `"IteratorAge"`) {
-		t.Errorf("got no IteratorAge widget, want one")
+	for _, tt := range tests {
+		t.Run(tt.deployment, func(t *testing.T) {
+			found, name := dashboardMetrics(t, deployment(t, tt.deployment).region("us-east-1"))
+			if name != "KdsCrr-us-east-1" {
+				t.Errorf("name: got %v, want KdsCrr-us-east-1", name)
+			}
+			for _, stream := range tt.streams {
+				own := func(metric string) dashboardSeries {
+					return dashboardSeries{metric, stream, "us-east-1", "", metric + " of the us-east-1 replicator"}
+				}
+				for _, want := range []dashboardSeries{
+					own("ReplicationLagSeconds"),
+					{"ReplicationLagSeconds", stream, "us-east-2", tt.otherReadIn, tt.otherLabel},
+					own("ReplicatedRecords"), own("ReplicatedBytes"), own("SkippedRecords"),
+					own("FailedRecords"), own("ResentRecords"), own("CheckpointAgeSeconds"),
+				} {
+					if !found[want] {
+						t.Errorf("got no widget metric %+v, want one; got %v", want, found)
+					}
+				}
+			}
+			for ser := range found {
+				if ser.source == "" {
+					t.Errorf("widget metric %+v has no SourceRegion: the Regions' series would merge", ser)
+				}
+			}
+			if !strings.Contains(render(only(t, deployment(t, tt.deployment).region("us-east-1"), "AWS::CloudWatch::Dashboard").Properties["DashboardBody"]), `"IteratorAge"`) {
+				t.Errorf("got no IteratorAge widget, want one")
+			}
+		})
 	}
 }
 
-func TestRegionStacksDeployAfterTheGlobalTablesAndPrimaryFirst(t *testing.T) {
+func TestRegionStacksDeployAfterTheGlobalTablesBothRegionsStreamsAndPrimaryFirst(t *testing.T) {
 	d := deployment(t, "default").deployment
+	streams := []string{stacks.StreamsStackName("us-east-1"), stacks.StreamsStackName("us-east-2")}
 	tests := []struct {
 		name  string
 		stack awscdk.Stack
 		want  []string
 	}{
 		{"global", d.Global, nil},
-		{"primary", d.Primary, []string{stacks.GlobalStackName}},
-		{"secondary", d.Secondary, []string{stacks.GlobalStackName, stacks.RegionStackName("us-east-1")}},
+		{"primary streams", d.PrimaryStreams, nil},
+		{"secondary streams", d.SecondaryStreams, nil},
+		{"primary", d.Primary, append([]string{stacks.GlobalStackName}, streams...)},
+		{"secondary", d.Secondary, append([]string{stacks.GlobalStackName}, append(streams, stacks.RegionStackName("us-east-1"))...)},
 	}
 	for _, tt := range tests {
 		var got []string

@@ -26,8 +26,15 @@ import (
 // DefaultNamespace is the namespace when METRICS_NAMESPACE is unset.
 const DefaultNamespace = "KinesisReplication"
 
-// StreamNameDimension is the one dimension of every metric.
+// StreamNameDimension is the dimension of every metric.
 const StreamNameDimension = "StreamName"
+
+// SourceRegionDimension names the Region of the replicator that measured a
+// series. With WithSourceRegion, every EMF line carries the dimension sets
+// [StreamName] and [StreamName, SourceRegion], and the mirror sends only the
+// latter, so that the two Regions' series of one stream never merge
+// (DESIGN.md, Metrics).
+const SourceRegionDimension = "SourceRegion"
 
 // Metric names (DESIGN.md); alarms and dashboards refer to them.
 const (
@@ -93,6 +100,13 @@ func WithMirror(client PutMetricDataAPI, region string) Option {
 	}
 }
 
+// WithSourceRegion names the Region the replicator runs in (AWS_REGION): the
+// value of the SourceRegion dimension. Without it, lines carry [StreamName]
+// only and the mirror sends under StreamName alone, as before.
+func WithSourceRegion(region string) Option {
+	return func(e *Emitter) { e.sourceRegion = region }
+}
+
 // WithMirrorTimeout bounds each mirror send; the default is
 // DefaultMirrorTimeout.
 func WithMirrorTimeout(d time.Duration) Option {
@@ -114,6 +128,7 @@ func WithLogger(l *slog.Logger) Option {
 type Emitter struct {
 	out           io.Writer
 	namespace     string
+	sourceRegion  string
 	mirror        PutMetricDataAPI
 	mirrorRegion  string
 	mirrorTimeout time.Duration
@@ -221,7 +236,7 @@ func (e *Emitter) Emit(ctx context.Context, inv Invocation) error {
 }
 
 // emfLine renders one EMF document: the _aws metadata first, then the
-// dimension, then the values, newline-terminated.
+// dimensions, then the values, newline-terminated.
 func (e *Emitter) emfLine(stream string, at time.Time, data []datum) []byte {
 	var b bytes.Buffer
 	b.Grow(1024) // a full line is about 900 bytes
@@ -231,6 +246,12 @@ func (e *Emitter) emfLine(stream string, at time.Time, data []datum) []byte {
 	writeJSONString(&b, e.namespace)
 	b.WriteString(`,"Dimensions":[[`)
 	writeJSONString(&b, StreamNameDimension)
+	if e.sourceRegion != "" {
+		b.WriteString(`],[`)
+		writeJSONString(&b, StreamNameDimension)
+		b.WriteByte(',')
+		writeJSONString(&b, SourceRegionDimension)
+	}
 	b.WriteString(`]],"Metrics":[`)
 	for i, d := range data {
 		if i > 0 {
@@ -246,6 +267,12 @@ func (e *Emitter) emfLine(stream string, at time.Time, data []datum) []byte {
 	writeJSONString(&b, StreamNameDimension)
 	b.WriteByte(':')
 	writeJSONString(&b, stream)
+	if e.sourceRegion != "" {
+		b.WriteByte(',')
+		writeJSONString(&b, SourceRegionDimension)
+		b.WriteByte(':')
+		writeJSONString(&b, e.sourceRegion)
+	}
 	for _, d := range data {
 		b.WriteByte(',')
 		writeJSONString(&b, d.name)
@@ -293,7 +320,12 @@ func (e *Emitter) startMirror(ctx context.Context, stream string, at time.Time, 
 		Namespace:  aws.String(e.namespace),
 		MetricData: make([]types.MetricDatum, 0, len(data)),
 	}
+	// Only the StreamName, SourceRegion set: the other Region's own
+	// StreamName series stays its own.
 	dims := []types.Dimension{{Name: aws.String(StreamNameDimension), Value: aws.String(stream)}}
+	if e.sourceRegion != "" {
+		dims = append(dims, types.Dimension{Name: aws.String(SourceRegionDimension), Value: aws.String(e.sourceRegion)})
+	}
 	for _, d := range data {
 		in.MetricData = append(in.MetricData, types.MetricDatum{
 			MetricName: aws.String(d.name),

@@ -48,23 +48,88 @@ func full() Invocation {
 }
 
 func TestEmitWritesTheGoldenEMFDocument(t *testing.T) {
+	tests := []struct {
+		name   string
+		golden string
+		opts   []Option
+	}{
+		{"StreamName only", "emit_full.golden.json", nil},
+		{"with SourceRegion", "emit_full_source_region.golden.json", []Option{WithSourceRegion("us-east-1")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			e := NewEmitter(&out, "", append([]Option{WithClock(fixedClock)}, tt.opts...)...)
+			if err := e.Emit(t.Context(), full()); err != nil {
+				t.Fatalf("Emit: got error %v, want nil", err)
+			}
+			golden := filepath.Join("testdata", tt.golden)
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden file (go test -update writes it): %v", err)
+			}
+			if got := out.String(); got != string(want) {
+				t.Errorf("Emit wrote\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestEmitWithSourceRegionDeclaresBothDimensionSets: every series is
+// published under [StreamName] and [StreamName, SourceRegion], the latter
+// being what keeps the two Regions' series apart (DESIGN.md, Metrics).
+func TestEmitWithSourceRegionDeclaresBothDimensionSets(t *testing.T) {
 	var out bytes.Buffer
-	e := NewEmitter(&out, "", WithClock(fixedClock))
+	e := NewEmitter(&out, "", WithClock(fixedClock), WithSourceRegion("eu-west-1"))
 	if err := e.Emit(t.Context(), full()); err != nil {
-		t.Fatalf("Emit: got error %v, want nil", err)
+		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "emit_full.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
+	doc, err := metricstest.Parse(out.Bytes())
 	if err != nil {
-		t.Fatalf("read golden file (go test -update writes it): %v", err)
+		t.Fatalf("Parse: got error %v on %s", err, out.Bytes())
 	}
-	if got := out.String(); got != string(want) {
-		t.Errorf("Emit wrote\n%s\nwant\n%s", got, want)
+	want := [][]string{{StreamNameDimension}, {StreamNameDimension, SourceRegionDimension}}
+	if !slices.EqualFunc(doc.Dimensions, want, slices.Equal[[]string]) {
+		t.Errorf("dimensions: got %v, want %v", doc.Dimensions, want)
+	}
+	if doc.Stream != "orders" || doc.SourceRegion != "eu-west-1" {
+		t.Errorf("dimension values: got StreamName %q, SourceRegion %q, want orders, eu-west-1", doc.Stream, doc.SourceRegion)
+	}
+	if len(doc.Values) != 11 {
+		t.Errorf("got %d values, want all 11 metrics", len(doc.Values))
+	}
+}
+
+// TestMirrorSendsOnlyUnderStreamNameAndSourceRegion: a mirrored datum
+// carries both dimensions, so it never lands in the other Region's own
+// StreamName series.
+func TestMirrorSendsOnlyUnderStreamNameAndSourceRegion(t *testing.T) {
+	mirror := &metricstest.Mirror{}
+	var out bytes.Buffer
+	e := NewEmitter(&out, "", WithClock(fixedClock), WithSourceRegion("us-east-1"), WithMirror(mirror, "us-east-2"))
+	if err := e.Emit(t.Context(), full()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush: got %v, want nil", err)
+	}
+	calls := mirror.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("got %d PutMetricData calls, want 1", len(calls))
+	}
+	if got := len(calls[0].MetricData); got != 11 {
+		t.Errorf("got %d metric data, want 11", got)
+	}
+	for _, d := range calls[0].MetricData {
+		got := dimensionStrings(d.Dimensions)
+		if want := []string{"StreamName=orders", "SourceRegion=us-east-1"}; !slices.Equal(got, want) {
+			t.Errorf("%s: got dimensions %v, want %v", aws.ToString(d.MetricName), got, want)
+		}
 	}
 }
 

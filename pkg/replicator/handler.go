@@ -142,6 +142,9 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 
 	var metricOpts []metrics.Option
 	metricOpts = append(metricOpts, metrics.WithClock(o.now), metrics.WithLogger(o.log))
+	// Every series also under (StreamName, SourceRegion): the mirror sends
+	// only that one, so the two Regions' series never merge.
+	metricOpts = append(metricOpts, metrics.WithSourceRegion(s.OwnRegion))
 	if c.Mirror != nil {
 		metricOpts = append(metricOpts, metrics.WithMirror(c.Mirror, s.MetricsMirrorRegion))
 	}

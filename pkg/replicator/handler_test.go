@@ -194,8 +194,8 @@ func TestHandleReplicatesAndCheckpointsTheLastRecord(t *testing.T) {
 		"CheckpointAgeSeconds":  h.now.Sub(want.LastReplicatedTimestamp).Seconds(),
 		"ReplicatedBytes":       float64(totalBytes(ev)),
 	}
-	if doc.Stream != testStream {
-		t.Fatalf("got EMF StreamName %q, want %q", doc.Stream, testStream)
+	if doc.Stream != testStream || doc.SourceRegion != sourceRegion {
+		t.Fatalf("got EMF StreamName %q, SourceRegion %q; want %q, %q", doc.Stream, doc.SourceRegion, testStream, sourceRegion)
 	}
 	for name, v := range wantMetrics {
 		if got, ok := doc.Values[name]; !ok || got != v {

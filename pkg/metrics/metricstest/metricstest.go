@@ -22,6 +22,9 @@ type Document struct {
 	Dimensions [][]string
 	// Stream is the value of the StreamName dimension.
 	Stream string
+	// SourceRegion is the value of the SourceRegion dimension, empty when
+	// no dimension set names it.
+	SourceRegion string
 	// Values and Units are keyed by metric name, one entry per declared
 	// metric.
 	Values map[string]float64
@@ -81,8 +84,11 @@ func Parse(line []byte) (Document, error) {
 			if err := json.Unmarshal(root[dim], &value); err != nil || value == "" {
 				return Document{}, fmt.Errorf("parse EMF line: dimension %s: got %s, want a non-empty string", dim, root[dim])
 			}
-			if dim == "StreamName" {
+			switch dim {
+			case "StreamName":
 				doc.Stream = value
+			case "SourceRegion":
+				doc.SourceRegion = value
 			}
 		}
 	}

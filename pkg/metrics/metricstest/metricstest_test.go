@@ -115,3 +115,17 @@ func TestMirrorRecordsFailsAndBlocks(t *testing.T) {
 		t.Errorf("blocked PutMetricData with a cancelled context: got %v, want context.Canceled", err)
 	}
 }
+
+func TestParseReadsTheSourceRegionDimension(t *testing.T) {
+	line := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"NS","Dimensions":[["StreamName"],["StreamName","SourceRegion"]],"Metrics":[{"Name":"A","Unit":"Count"}]}]},"StreamName":"s1","SourceRegion":"us-east-1","A":5}`
+	doc, err := Parse([]byte(line))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if doc.Stream != "s1" || doc.SourceRegion != "us-east-1" {
+		t.Errorf("got StreamName %q, SourceRegion %q, want s1, us-east-1", doc.Stream, doc.SourceRegion)
+	}
+	if _, err := Parse([]byte(strings.Replace(line, `"SourceRegion":"us-east-1",`, "", 1))); err == nil || !strings.Contains(err.Error(), "dimension SourceRegion") {
+		t.Errorf("without the SourceRegion member: got error %v, want one naming the dimension", err)
+	}
+}

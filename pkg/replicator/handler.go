@@ -263,8 +263,11 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 	batch := replication.Batch{Stream: target}
 	if !v.WriteUntil.IsZero() {
 		batch.WriteWithin = v.WriteUntil.Sub(h.now())
-		if batch.WriteWithin <= 0 {
-			// Nothing may start any more; Lambda retries on a fresh fence.
+		if batch.WriteWithin < minWriteLease {
+			// The fence read took most of its lease (a slow or healing
+			// target Region): a request started now would be cut while
+			// the target may still take it in, and sent again. Lambda
+			// retries the batch on a fresh fence instead.
 			return notWritten(records, v), replication.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
 		}
 	}
@@ -349,6 +352,10 @@ func (h *Handler) emit(ctx context.Context, inv metrics.Invocation) {
 		h.log.WarnContext(ctx, "mirror metrics", "region", h.settings.MetricsMirrorRegion, "error", err)
 	}
 }
+
+// minWriteLease is the least a write lease must have left for writes to
+// start under it.
+const minWriteLease = time.Second
 
 // minWriteTime is what a hold must leave before the deadline for the writes.
 const minWriteTime = 5 * time.Second

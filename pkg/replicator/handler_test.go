@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
@@ -791,5 +792,38 @@ func TestHandleStopsWritingWhenTheWriteLeaseEnds(t *testing.T) {
 	}
 	if got := h.target.requests(); got != 1 {
 		t.Errorf("got %d requests, want 1: the retry would start after the lease", got)
+	}
+}
+
+// slowFence is the target Region's replica answering a fence read only after
+// the read used up most of its lease, as when that Region heals from a hang.
+type slowFence struct {
+	*fakeDynamoDB
+	h    *harness
+	took time.Duration
+}
+
+func (f slowFence) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := f.fakeDynamoDB.GetItem(ctx, in, opts...)
+	f.h.now = f.h.now.Add(f.took)
+	return out, err
+}
+
+func TestHandleWritesNothingUnderALeaseThatIsAlmostOver(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	// TTL 5s + grace 2s = a 7s lease; the read took 6.5s of it.
+	h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: slowFence{h.ddb, h, 6500 * time.Millisecond}},
+		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		WithClock(func() time.Time { return h.now }))
+	ev := kinesisEvent(3, 3, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 1 || got[0] != ev.Records[0].Kinesis.SequenceNumber {
+		t.Fatalf("got batch item failures %v, want the first record: retried on a fresh fence", got)
+	}
+	if h.target.requests() != 0 {
+		t.Errorf("got %d requests, want none with under a second of lease left", h.target.requests())
 	}
 }

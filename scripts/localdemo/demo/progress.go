@@ -8,14 +8,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/cdctask"
 )
 
-// progress prints one line per interval: produced, replicated and skipped
-// per Region (from the replicators' own metrics) and the replication lag
-// the replicators reported in that interval.
+// progress prints one line per interval: per Region the changes the CDC
+// task wrote there, and what its replicator replicated, skipped (not
+// active) and superseded (a rewound epoch's backlog) by its own metrics;
+// and the replication lag the replicators reported in that interval.
 type progress struct {
 	out     io.Writer
-	prod    *producer
+	task    *cdctask.Task
 	regions [2]*region
 	started time.Time
 
@@ -23,8 +26,8 @@ type progress struct {
 	active string
 }
 
-func newProgress(out io.Writer, prod *producer, regions [2]*region, started time.Time) *progress {
-	return &progress{out: out, prod: prod, regions: regions, started: started}
+func newProgress(out io.Writer, task *cdctask.Task, regions [2]*region, started time.Time) *progress {
+	return &progress{out: out, task: task, regions: regions, started: started}
 }
 
 func (p *progress) setActive(region string) {
@@ -51,14 +54,14 @@ func (p *progress) line() {
 	active := p.active
 	p.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%5.1fs] active %-9s |", time.Since(p.started).Seconds(), active)
+	fmt.Fprintf(&b, "[%5.1fs] active %s |", time.Since(p.started).Seconds(), active)
 	var lags []float64
 	for _, r := range p.regions {
 		c, l := r.metrics.take()
 		lags = append(lags, l...)
 		st := r.mapping.Stats()
-		fmt.Fprintf(&b, " %s: produced %d, replicated %d, skipped %d, retries %d |",
-			r.name, p.prod.count(r.name), c.Replicated, c.Skipped, st.Retries())
+		fmt.Fprintf(&b, " %s: produced %d, replicated %d, skipped %d, superseded %d, retries %d |",
+			r.name, p.task.Count(r.name), c.Replicated, c.Skipped, c.Superseded, st.Retries())
 	}
 	slices.Sort(lags)
 	if len(lags) == 0 {

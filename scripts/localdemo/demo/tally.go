@@ -14,6 +14,7 @@ type tally struct {
 	partial    []byte
 	replicated int64
 	skipped    int64
+	superseded int64
 	failed     int64
 	resent     int64
 	badLines   int64
@@ -26,6 +27,7 @@ type tally struct {
 type emfCounts struct {
 	ReplicatedRecords     float64  `json:"ReplicatedRecords"`
 	SkippedRecords        float64  `json:"SkippedRecords"`
+	SupersededRecords     float64  `json:"SupersededRecords"`
 	FailedRecords         float64  `json:"FailedRecords"`
 	ResentRecords         float64  `json:"ResentRecords"`
 	ReplicationLagSeconds *float64 `json:"ReplicationLagSeconds"`
@@ -58,6 +60,7 @@ func (t *tally) add(line []byte) {
 	}
 	t.replicated += int64(c.ReplicatedRecords)
 	t.skipped += int64(c.SkippedRecords)
+	t.superseded += int64(c.SupersededRecords)
 	t.failed += int64(c.FailedRecords)
 	t.resent += int64(c.ResentRecords)
 	if c.ReplicationLagSeconds != nil && c.ReplicatedRecords > 0 {
@@ -67,7 +70,7 @@ func (t *tally) add(line []byte) {
 
 // counts is a snapshot of a tally.
 type counts struct {
-	Replicated, Skipped, Failed, Resent, BadLines int64
+	Replicated, Skipped, Superseded, Failed, Resent, BadLines int64
 }
 
 // take returns the totals and the lags seen since the previous take.
@@ -76,5 +79,5 @@ func (t *tally) take() (counts, []float64) {
 	defer t.mu.Unlock()
 	lags := t.lags
 	t.lags = nil
-	return counts{t.replicated, t.skipped, t.failed, t.resent, t.badLines}, lags
+	return counts{t.replicated, t.skipped, t.superseded, t.failed, t.resent, t.badLines}, lags
 }

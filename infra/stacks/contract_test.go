@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,8 +152,17 @@ func (m *memoryConfigs) Get(_ context.Context, stream string) (activeregion.Conf
 	return cfg, nil
 }
 
+// List is what the seed reads to create new streams where the others are
+// active.
 func (m *memoryConfigs) List(context.Context) ([]activeregion.Config, error) {
-	return nil, errors.New("the seed never lists config items")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var cfgs []activeregion.Config
+	for _, c := range m.items {
+		cfgs = append(cfgs, c)
+	}
+	slices.SortFunc(cfgs, func(a, b activeregion.Config) int { return strings.Compare(a.StreamName, b.StreamName) })
+	return cfgs, nil
 }
 
 func (m *memoryConfigs) Create(_ context.Context, cfg activeregion.Config) (bool, error) {

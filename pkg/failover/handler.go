@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -397,7 +398,10 @@ func (inv *invocation) status(ctx context.Context) error {
 }
 
 func (inv *invocation) init(ctx context.Context) error {
-	target := inv.req.TargetRegion
+	target, err := inv.seedRegion(ctx)
+	if err != nil {
+		return err
+	}
 	for _, name := range inv.req.Streams {
 		existing, err := inv.h.configs.Get(ctx, name)
 		switch {
@@ -451,6 +455,46 @@ func (inv *invocation) init(ctx context.Context) error {
 		inv.report.Streams = append(inv.report.Streams, streamReport(cfg, StatusCreated))
 	}
 	return nil
+}
+
+// seedRegion is where init creates new config items: where the existing
+// streams are active. A stream added to a deployment after a failover must
+// replicate the same way as the others, not start in the Region they left.
+// When the existing streams are active in different Regions, the call is
+// refused: there is no right answer to guess.
+func (inv *invocation) seedRegion(ctx context.Context) (string, error) {
+	all, err := inv.h.configs.List(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list streams of %s: %w", inv.h.settings.ActiveRegionTable, err)
+	}
+	byRegion := map[string][]string{}
+	var known []string
+	for _, c := range all {
+		byRegion[c.ActiveRegion] = append(byRegion[c.ActiveRegion], c.StreamName)
+		known = append(known, c.StreamName)
+	}
+	requested := inv.req.TargetRegion
+	if !slices.ContainsFunc(inv.req.Streams, func(s string) bool { return !slices.Contains(known, s) }) {
+		return requested, nil // nothing to create
+	}
+	switch len(byRegion) {
+	case 0:
+		return requested, nil
+	case 1:
+		for region, names := range byRegion {
+			if region != requested {
+				inv.action("new config items are created with %s active, where the %d existing stream(s) are active (%s), not in %s as asked",
+					region, len(names), strings.Join(names, ", "), requested)
+			}
+			return region, nil
+		}
+	}
+	var parts []string
+	for _, region := range slices.Sorted(maps.Keys(byRegion)) {
+		parts = append(parts, fmt.Sprintf("%s: %s", region, strings.Join(byRegion[region], ", ")))
+	}
+	return "", fmt.Errorf("%w: the existing streams are active in different Regions (%s), so init cannot tell where new streams belong; fail the streams over to one Region first, then run init again; nothing was changed",
+		ErrBadRequest, strings.Join(parts, "; "))
 }
 
 func (inv *invocation) failover(ctx context.Context) error {

@@ -853,9 +853,14 @@ func TestInitCreatesOnlyMissingItems(t *testing.T) {
 	if got := f.configs.item("old"); got.ActiveRegion != east2 || got.Epoch != 2 {
 		t.Errorf("got old item active %s epoch %d, want it untouched (%s, 2)", got.ActiveRegion, got.Epoch, east2)
 	}
+	// The other stream was failed over to us-east-2: a stream added later
+	// replicates the same way.
 	created := f.configs.item("new")
-	if created.ActiveRegion != east1 || created.Epoch != 1 || !created.ActiveSince.Equal(now) {
-		t.Errorf("got new item %+v, want %s active at epoch 1 since %v", created, east1, now)
+	if created.ActiveRegion != east2 || created.Epoch != 1 || !created.ActiveSince.Equal(now) {
+		t.Errorf("got new item %+v, want %s active at epoch 1 since %v", created, east2, now)
+	}
+	if !hasLine(r.Actions, "created with us-east-2 active", "where the 1 existing stream(s) are active", "not in us-east-1") {
+		t.Errorf("got actions %q, want the Region choice said", r.Actions)
 	}
 	if err := created.Validate(); err != nil {
 		t.Errorf("created item is invalid: %v", err)
@@ -967,4 +972,47 @@ func equalTimes(a, b *time.Time) bool {
 		return a == nil && b == nil
 	}
 	return a.Equal(*b)
+}
+
+func TestInitSeedsNewStreamsWhereTheOthersAreActive(t *testing.T) {
+	tests := []struct {
+		name       string
+		existing   []activeregion.Config
+		wantRegion string
+		wantErr    string
+	}{
+		{name: "an empty table takes the Region asked for", wantRegion: east1},
+		{name: "streams all in the Region asked for", existing: []activeregion.Config{configAt("a", east1)}, wantRegion: east1},
+		{name: "streams all failed over", existing: []activeregion.Config{configAt("a", east1, east2), configAt("b", east1, east2)}, wantRegion: east2},
+		{name: "streams active in both Regions are refused", existing: []activeregion.Config{configAt("a", east1), configAt("b", east1, east2)},
+			wantErr: "active in different Regions (us-east-1: a; us-east-2: b)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(testSettings(), tt.existing...)
+			_, err := f.h.Handle(context.Background(), json.RawMessage(`{"action":"init","targetRegion":"us-east-1","streams":["new"]}`))
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want a refusal containing %q", err, tt.wantErr)
+				}
+				if f.configs.writeCount() != 0 {
+					t.Errorf("got %d writes, want none", f.configs.writeCount())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.configs.item("new").ActiveRegion; got != tt.wantRegion {
+				t.Errorf("got new stream active in %s, want %s", got, tt.wantRegion)
+			}
+		})
+	}
+	// Re-running the seed over streams that all exist changes nothing, in
+	// whichever Regions they are.
+	f := newFixture(testSettings(), configAt("a", east1), configAt("b", east1, east2))
+	r := f.handle(t, context.Background(), `{"action":"init","targetRegion":"us-east-1","streams":["a","b"]}`)
+	if got, want := statuses(r), map[string]string{"a": StatusExists, "b": StatusExists}; !equalMaps(got, want) {
+		t.Errorf("got statuses %v, want %v", got, want)
+	}
 }

@@ -268,13 +268,18 @@ func TestConcurrentFailoversOnDynamoDBHaveExactlyOneWinnerPerStream(t *testing.T
 	defer cancel()
 	s, ddb := dynamoTables(t)
 	paired := &pairedPuts{DynamoDBAPI: ddb, table: s.ActiveRegionTable, wait: map[string]chan struct{}{}, paired: map[string]bool{}}
-	setup := NewHandler(s, Clients{DynamoDB: ddb}, WithLogger(discardLogger()), noSettle)
 	racer := NewHandler(s, Clients{DynamoDB: paired}, WithLogger(discardLogger()), noSettle)
 	configs := activeregion.NewStore(ddb, s.ActiveRegionTable)
 
 	for round := range 10 {
 		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
-		invoke(t, setup, ctx, fmt.Sprintf(`{"action":"init","targetRegion":"us-east-1","streams":[%q,%q]}`, a, b))
+		// Created directly: init would seed them where the earlier
+		// rounds' streams are active, in us-east-2.
+		for _, name := range []string{a, b} {
+			if _, err := configs.Create(ctx, activeregion.Config{StreamName: name, ActiveRegion: east1, ActiveSince: time.Now().UTC()}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		payload := fmt.Sprintf(`{"targetRegion":"us-east-2","streams":[%q,%q]}`, a, b)
 		reports := make([]Report, 2)
 		var wg sync.WaitGroup

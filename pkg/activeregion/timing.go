@@ -105,3 +105,20 @@ func (t Timing) SettledAt(e Epoch) time.Time {
 	}
 	return settled
 }
+
+// ProducersMayStartAt is when producers may write in the Region the switch
+// into e activated. In rewind mode, once the switch has settled: no record
+// of the old epoch can land after theirs. In drain mode, once the switch is
+// readable there for certain (its visibility plus the skew margin, never
+// before since): a record written earlier could be decided on a read from
+// before the switch, and skipped.
+func (t Timing) ProducersMayStartAt(e Epoch) time.Time {
+	if e.Mode != ModeDrain {
+		return t.SettledAt(e)
+	}
+	start := e.VisibleByOr(e.Since.Add(SwitchWriteTimeout)).Add(HoldMargin)
+	if e.Since.After(start) {
+		return e.Since
+	}
+	return start
+}

@@ -73,3 +73,25 @@ func TestSettledAt(t *testing.T) {
 		})
 	}
 }
+
+func TestProducersMayStartOnlyOnceTheSwitchIsReadable(t *testing.T) {
+	tm := Timing{CacheTTL: 5 * time.Second}
+	fast, slow := at(10*time.Millisecond), at(3*time.Second)
+	tests := []struct {
+		name string
+		e    Epoch
+		want time.Time
+	}{
+		{"rewind: when settled", Epoch{Since: at(9 * time.Second), Mode: ModeRewind, VisibleBy: &fast}, at(9 * time.Second)},
+		{"drain, a fast write: since, or the visibility plus the skew margin", Epoch{Since: at(time.Second), Mode: ModeDrain, VisibleBy: &fast}, at(time.Second + 10*time.Millisecond)},
+		{"drain, a write slower than the lead: not before it was visible", Epoch{Since: at(time.Second), Mode: ModeDrain, VisibleBy: &slow}, at(4 * time.Second)},
+		{"drain, visibility never recorded: its bound", Epoch{Since: at(time.Second), Mode: ModeDrain}, at(time.Second + SwitchWriteTimeout + HoldMargin)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tm.ProducersMayStartAt(tt.e); !got.Equal(tt.want) {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

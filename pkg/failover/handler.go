@@ -618,15 +618,10 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 		o.report = streamReport(cfg, StatusDryRun)
 		o.report.ActiveRegion, o.report.PreviousRegion, o.report.ActiveSince, o.report.Epoch = target, cfg.ActiveRegion, since, cfg.Epoch+1
 		o.report.Mode = inv.req.Mode
-		settled := inv.timing().OldWritesLandBy(writeStart)
-		if since.After(settled) {
-			settled = since
-		}
-		o.report.SettledAt = &settled
-		o.report.ProducersMayStartAt = &since
-		if inv.req.Mode == activeregion.ModeRewind {
-			o.report.ProducersMayStartAt = &settled
-		}
+		// As if the switch were written now.
+		would := activeregion.Epoch{Since: since, Mode: inv.req.Mode, VisibleBy: &writeStart}
+		settled, start := inv.timing().SettledAt(would), inv.timing().ProducersMayStartAt(would)
+		o.report.SettledAt, o.report.ProducersMayStartAt = &settled, &start
 		o.apply(&o.report, inv.resumeOf(ctx, cross, name, from, cps, loadErr))
 		return o
 	}
@@ -655,13 +650,22 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 			o.warn("%s: the switch took %s to write, longer than the %s it was stamped ahead: records written into %s before %s may not be replicated, and the switch settles later",
 				name, late.Round(time.Millisecond), activeregion.SwitchLead, target, stamp(visibleBy))
 		}
+		// Recorded at once, before any call into the old Region: a later
+		// whole-item write of this entry could, last writer wins, erase a
+		// switch made meanwhile in the other Region's replica.
+		var raw *time.Time
+		if loadErr == nil {
+			if resume, ok := checkpoint.ResumePoint(notIgnored(cps, inv.req.IgnoreShards[name])); ok {
+				raw = &resume
+			}
+		}
+		after = inv.recordVisibility(ctx, &o.notes, after, visibleBy, raw)
 		res := inv.resumeOf(ctx, cross, name, from, cps, loadErr)
-		after = inv.recordVisibility(ctx, &o.notes, after, visibleBy, res.resume)
 		o.report = streamReport(after, StatusSwitched)
 		o.apply(&o.report, res)
 		inv.describeSwitch(cross, &o.report, after)
 		if stored := after.Current().ResumeFrom; stored != nil {
-			o.action("%s: resumeFrom %s is stored in the history entry of epoch %d, so retries and status report it again", name, stamp(*stored), after.Epoch)
+			o.action("%s: the checkpoints' minimum %s is stored in the history entry of epoch %d: retries and status report it, checked again against the shards of %s", name, stamp(*stored), after.Epoch, from.region)
 		}
 		return o
 	case err == nil, errors.Is(err, activeregion.ErrConflict), errors.Is(err, activeregion.ErrStaleEpoch):
@@ -688,17 +692,19 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 }
 
 // recordVisibility stores on the new history entry when its switch was
-// acknowledged and so when it settles, and the verified resume point: the
-// new Region's hold and every later settle check are measured from it, and
-// retries and status report the resume point as it was at the switch. A
-// failure leaves the replicators on their own bound (Epoch.VisibleByOr) and
-// is a warning.
+// acknowledged and so when it settles, and the checkpoints' minimum at the
+// switch: the new Region's hold and every later settle check are measured
+// from it, and retries and status report that resume point (checked again
+// against the old Region's shards each time). A failure leaves the
+// replicators on their own bound (Epoch.VisibleByOr) and is a warning.
 func (inv *invocation) recordVisibility(ctx context.Context, n *notes, cfg activeregion.Config, visibleBy time.Time, resume *time.Time) activeregion.Config {
 	current := cfg.Current()
 	settled := inv.timing().OldWritesLandBy(visibleBy)
 	if current.Since.After(settled) {
 		settled = current.Since
 	}
+	ctx, cancel := context.WithTimeout(ctx, activeregion.SwitchWriteTimeout)
+	defer cancel()
 	ok, err := inv.h.configs.RecordVisibility(ctx, cfg.StreamName, activeregion.Visibility{
 		Epoch: cfg.Epoch, RequestID: inv.requestID, VisibleBy: visibleBy, SettledAt: settled, ResumeFrom: resume,
 	})
@@ -733,10 +739,7 @@ func (inv *invocation) describeSwitch(cross context.Context, sr *StreamReport, c
 	sr.Mode = current.Mode
 	settled := inv.timing().SettledAt(current)
 	sr.SettledAt = &settled
-	start := current.Since
-	if current.Mode != activeregion.ModeDrain {
-		start = settled
-	}
+	start := inv.timing().ProducersMayStartAt(current)
 	sr.ProducersMayStartAt = &start
 	if current.Mode != activeregion.ModeDrain || sr.Status == StatusSwitched {
 		return

@@ -77,12 +77,11 @@ func notIgnored(cps []checkpoint.Checkpoint, ignore []string) []checkpoint.Check
 // the checkpoints, leaving out those written after the epoch in from.
 func (inv *invocation) storedOrComputed(ctx, cross context.Context, cfg activeregion.Config, from source) resumeResult {
 	current := cfg.History[len(cfg.History)-1]
-	if current.ResumeFrom == nil {
-		return inv.computeResume(ctx, cross, cfg.StreamName, from)
-	}
-	var r resumeResult
-	if cps, err := inv.h.checkpoints.Load(ctx, cfg.StreamName, from.region); err == nil {
-		r.shards = shardReports(cps, inv.req.IgnoreShards[cfg.StreamName])
+	r := inv.computeResume(ctx, cross, cfg.StreamName, from)
+	if current.ResumeFrom == nil || r.resume == nil {
+		// Nothing stored, or the shards now show one without a
+		// checkpoint: what the checkpoints say stands, withheld or not.
+		return r
 	}
 	resume := current.ResumeFrom.UTC()
 	r.resume = &resume
@@ -202,7 +201,9 @@ func (inv *invocation) resumeOf(ctx, cross context.Context, name string, from so
 		return r
 	}
 	r.resume = &resume
-	r.unverified = topo == nil
+	// Listed in the own Region instead, the shards are another stream's:
+	// they can withhold, not confirm.
+	r.unverified = topo == nil || topo.region != from.region
 	inv.warnIdle(&r, name, counted, resume, topo != nil)
 	return r
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
@@ -145,7 +147,8 @@ func TestASwitchBackBeforeTheSwitchSettledIsRefusedUnlessForced(t *testing.T) {
 
 func TestStatusReportsADrainShardByShard(t *testing.T) {
 	cfg := switched(configAt("s1", east1), east2, now.Add(-time.Hour))
-	cfg.History[1].Mode = activeregion.ModeDrain
+	visible := cfg.ActiveSince.Add(-time.Second)
+	cfg.History[1].Mode, cfg.History[1].VisibleBy = activeregion.ModeDrain, &visible
 	f := newFixture(testSettings(), cfg)
 	drained := cp("s1", "shardId-000000000000", now.Add(-2*time.Hour), east1, 1)
 	drained.DrainedEpoch = 1
@@ -166,7 +169,7 @@ func TestStatusReportsADrainShardByShard(t *testing.T) {
 		t.Errorf("got drainComplete %v (shards %+v), want true once every shard has drained", r.Streams[0].DrainComplete, r.Streams[0].Shards)
 	}
 	if sr.ProducersMayStartAt == nil || !sr.ProducersMayStartAt.Equal(cfg.ActiveSince) {
-		t.Errorf("got producersMayStartAt %v, want since (%s) in drain mode", sr.ProducersMayStartAt, cfg.ActiveSince)
+		t.Errorf("got producersMayStartAt %v, want since (%s) in drain mode, the switch being readable a second before", sr.ProducersMayStartAt, cfg.ActiveSince)
 	}
 }
 
@@ -187,5 +190,56 @@ func TestAReplicaBehindTheExpectedEpochChangesNothingAndSaysSo(t *testing.T) {
 	}
 	if f.configs.writeCount() != 0 {
 		t.Errorf("got %d writes, want none", f.configs.writeCount())
+	}
+}
+
+// In drain mode producers start at producersMayStartAt; a switch write
+// slower than its lead must move that time to when the switch became
+// readable, or a record written then is decided on a read from before the
+// switch and skipped by the new Region.
+func TestDrainProducersNeverStartBeforeTheSwitchIsVisible(t *testing.T) {
+	f := newFixture(testSettings(), configAt("s1", east1))
+	f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(time.Hour), east1, 1)}
+	clock := &movingClock{t: now}
+	f.configs.beforeWrite = func(string) { clock.advance(3 * time.Second) } // the switch write takes 3 s
+	h := NewHandler(testSettings(), Clients{Kinesis: map[string]ListShardsAPI{east1: f.kinesis[east1], east2: f.kinesis[east2]}},
+		WithStores(f.configs, f.cps), WithClock(clock.now), WithLogger(discardLogger()), noSettle)
+	rep, err := h.Handle(context.Background(), json.RawMessage(`{"targetRegion":"us-east-2","mode":"drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := f.configs.item("s1").Current()
+	if start := rep.Streams[0].ProducersMayStartAt; start == nil || e.VisibleBy == nil || start.Before(*e.VisibleBy) {
+		t.Errorf("got producersMayStartAt %v, visible by %v: producers must not start before the switch is readable", start, e.VisibleBy)
+	}
+}
+
+// The shards of the Region left could not be listed, so the resume point
+// was checked only against the own Region's shards: it is reported
+// unverified, and a later status, with the Region answering, withholds it.
+func TestAResumePointCheckedOnlyAgainstTheOwnRegionsShardsIsUnverified(t *testing.T) {
+	f := newFixture(testSettings(), configAt("s1", east1))
+	f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000001", t0.Add(time.Hour), east1, 1)}
+	// us-east-1 was resharded: its child shard has no checkpoint yet.
+	f.kinesis[east1].shards = map[string][]kinesistypes.Shard{"s1": {
+		closedShard("shardId-000000000001"), childShard("shardId-000000000002", "shardId-000000000001"),
+	}}
+	f.kinesis[east1].hang = true
+	rep, err := f.in[east2].Handle(context.Background(), json.RawMessage(`{"targetRegion":"us-east-2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Streams[0]; s.ResumeFrom != nil && !s.ResumeFromUnverified {
+		t.Errorf("got resumeFrom %s as verified, checked only against us-east-2's shards", stamp(*s.ResumeFrom))
+	}
+	f.kinesis[east1].mu.Lock()
+	f.kinesis[east1].hang = false
+	f.kinesis[east1].mu.Unlock()
+	rep, err = f.in[east2].Handle(context.Background(), json.RawMessage(`{"action":"status","streams":["s1"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Streams[0]; s.ResumeFrom != nil {
+		t.Errorf("status with us-east-1 answering: got resumeFrom %s, want it withheld: shardId-000000000002 has no checkpoint (warnings %q)", stamp(*s.ResumeFrom), rep.Warnings)
 	}
 }

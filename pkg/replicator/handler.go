@@ -261,16 +261,6 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 func (h *Handler) write(ctx context.Context, stream string, records []sourceRecord, v activeregion.Verdict) ([]*replication.Outcome, replication.Stats) {
 	target := h.settings.NameMap.Target(stream)
 	batch := replication.Batch{Stream: target}
-	if !v.WriteUntil.IsZero() {
-		batch.WriteWithin = v.WriteUntil.Sub(h.now())
-		if batch.WriteWithin < minWriteLease {
-			// The fence read took most of its lease (a slow or healing
-			// target Region): a request started now would be cut while
-			// the target may still take it in, and sent again. Lambda
-			// retries the batch on a fresh fence instead.
-			return notWritten(records, v), replication.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
-		}
-	}
 	index := make([]int, 0, len(records)) // writer index → event index
 	for i, r := range records {
 		if v.Decisions[i] == activeregion.Replicate {
@@ -289,6 +279,18 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 	// Read only when there is something to write: a standby that skips
 	// everything need not reach the other Region at all.
 	batch.MaxRecordBytes = h.maxRecordBytes(ctx, target)
+	// What is left of the lease is taken after every call before the
+	// writes, so a slow one cannot carry writes past the lease's end.
+	if !v.WriteUntil.IsZero() {
+		batch.WriteWithin = v.WriteUntil.Sub(h.now())
+		if batch.WriteWithin < minWriteLease {
+			// The fence read took most of its lease (a slow or healing
+			// target Region): a request started now would be cut while
+			// the target may still take it in, and sent again. Lambda
+			// retries the batch on a fresh fence instead.
+			return notWritten(records, v), replication.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
+		}
+	}
 	result := h.writer.Write(ctx, batch)
 	for bi, i := range index {
 		outcome[i] = &result.Outcomes[bi]

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
@@ -825,5 +826,38 @@ func TestHandleWritesNothingUnderALeaseThatIsAlmostOver(t *testing.T) {
 	}
 	if h.target.requests() != 0 {
 		t.Errorf("got %d requests, want none with under a second of lease left", h.target.requests())
+	}
+}
+
+// slowDescribeTarget is a target Region whose DescribeStreamSummary (read
+// for the record size limit) answers 20 s late, as a slow or healing Region
+// does.
+type slowDescribeTarget struct {
+	*fakeTarget
+	h *harness
+}
+
+func (f slowDescribeTarget) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
+	f.h.now = f.h.now.Add(20 * time.Second)
+	return f.fakeTarget.DescribeStreamSummary(ctx, in, o...)
+}
+
+// A slow call between the decision and the writes must not carry the writes
+// past the lease: what is left of it is taken after that call.
+func TestHandleStartsNoWriteAfterTheLeaseWhenTheRecordLimitReadIsSlow(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	h.handler = NewHandler(testSettings(), Clients{Target: slowDescribeTarget{h.target, h}, DynamoDB: h.ddb, Fence: h.ddb},
+		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		WithClock(func() time.Time { return h.now }))
+	ev := kinesisEvent(3, 3, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.target.requests() != 0 {
+		t.Errorf("got %d PutRecords after a 20s record-limit read, want none: the 7s lease had ended", h.target.requests())
+	}
+	if got := failedIDs(resp); len(got) != 1 || got[0] != ev.Records[0].Kinesis.SequenceNumber {
+		t.Errorf("got batch item failures %v, want the batch handed back", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 )
@@ -177,4 +178,85 @@ func (w *world) failBack(ctx context.Context, t *testing.T, payload string) (fai
 			t.Fatal(err)
 		}
 	}
+}
+
+// A failback forced while the failover it follows is still working in the
+// old Region (which answers slowly): the failover's own second write must not
+// land later than the failback and, last writer wins, erase it.
+func TestAForcedFailbackIsNotErasedByTheFailoverItFollows(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	w := newWorld(ctx, t, worldOptions{globalTableDelay: 3 * time.Second})
+	if _, _, err := w.invokeFailover(ctx, regionA, `{"action":"init","targetRegion":"us-east-1","streams":["orders"]}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.lw.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+	w.produce(ctx, t, regionA, 50)
+	w.settle(ctx, t)
+	if err := w.lw.WaitReplicated(ctx); err != nil { // A's checkpoints reach B's replica
+		t.Fatal(err)
+	}
+
+	w.lw.SetCrossRegionLatency(5 * time.Second) // the old Region answers slowly
+	type result struct {
+		rep failover.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, _, err := w.invokeFailover(ctx, regionB, `{"targetRegion":"us-east-2","mode":"rewind","reason":"review"}`)
+		done <- result{rep, err}
+	}()
+	storeA := activeregion.NewStore(w.ddb(regionA), configTable)
+	storeB := activeregion.NewStore(w.ddb(regionB), configTable)
+	for {
+		cfg, err := storeA.Get(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Epoch == 2 {
+			break
+		}
+		if err := sleepUntil(ctx, time.Now().Add(50*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back, _, err := w.invokeFailover(ctx, regionA, `{"targetRegion":"us-east-1","expectedEpoch":2,"force":true,"reason":"review failback"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := back.Streams[0]; s.Status != failover.StatusSwitched || s.Epoch != 3 {
+		t.Fatalf("forced failback: got %+v (warnings %q)", s, back.Warnings)
+	}
+	t.Logf("forced failback reported switched to epoch 3, since %s", back.Streams[0].ActiveSince.Format(time.RFC3339Nano))
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("failover into B: status %s epoch %d, warnings %q", r.rep.Streams[0].Status, r.rep.Streams[0].Epoch, r.rep.Warnings)
+	w.lw.SetCrossRegionLatency(0)
+	if err := w.lw.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*activeregion.Store{regionA: storeA, regionB: storeB} {
+		cfg, err := s.Get(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Epoch != 3 || cfg.ActiveRegion != regionA {
+			t.Errorf("%s's replica after replication: epoch %d, active in %s; want epoch 3 in %s, which the forced failback reported as switched",
+				name, cfg.Epoch, cfg.ActiveRegion, regionA)
+		}
+	}
+	// The producers moved to us-east-1 as the failback's report allowed.
+	if err := sleepUntil(ctx, *back.Streams[0].ProducersMayStartAt); err != nil {
+		t.Fatal(err)
+	}
+	w.produce(ctx, t, regionA, 50)
+	w.settle(ctx, t)
+	res := w.check(ctx, t)
+	t.Logf("after the producers moved back: %s; copies %v", res, res.Copies)
 }

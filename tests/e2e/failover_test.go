@@ -161,12 +161,20 @@ func (w *world) waitDrained(ctx context.Context, t *testing.T, region string) {
 }
 
 // failBack switches back to us-east-1, calling again while its replica of
-// the config has not received the failover yet (the function says so), as
-// the runbook tells an operator to.
+// the config has not received the failover yet, or not yet the record of
+// when it settles (right after us-east-1 heals), as the runbook tells an
+// operator to.
 func (w *world) failBack(ctx context.Context, t *testing.T, payload string) (failover.Report, time.Duration) {
 	t.Helper()
 	for {
 		back, took, err := w.invokeFailover(ctx, regionA, payload)
+		if err != nil && strings.Contains(err.Error(), "has not settled yet") {
+			t.Logf("failback: %v; calling again", err)
+			if err := sleepUntil(ctx, time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatalf("failback: %v", err)
 		}

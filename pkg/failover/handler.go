@@ -655,7 +655,8 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 		// switch made meanwhile in the other Region's replica.
 		var raw *time.Time
 		if loadErr == nil {
-			if resume, ok := checkpoint.ResumePoint(notIgnored(cps, inv.req.IgnoreShards[name])); ok {
+			counted, _, _ := countedCheckpoints(cps, inv.req.IgnoreShards[name], from)
+			if resume, ok := checkpoint.ResumePoint(counted); ok {
 				raw = &resume
 			}
 		}

@@ -60,14 +60,29 @@ func (n *notes) apply(sr *StreamReport, r resumeResult) {
 	n.warnings = append(n.warnings, r.warnings...)
 }
 
-func notIgnored(cps []checkpoint.Checkpoint, ignore []string) []checkpoint.Checkpoint {
-	var out []checkpoint.Checkpoint
+// countedCheckpoints are the checkpoints a resume point of the Region left
+// stands on: not ignored, not of a later epoch than the one left (newer
+// names those), and one of an earlier epoch counted no later than where the
+// epoch left began (capped holds them as they were): nothing of its shard was
+// replicated in that epoch, yet its producers may have rewound into it, and
+// what they resent carries commit times from that point on.
+func countedCheckpoints(cps []checkpoint.Checkpoint, ignore []string, from source) (counted []checkpoint.Checkpoint, newer []string, capped []checkpoint.Checkpoint) {
 	for _, cp := range cps {
-		if !slices.Contains(ignore, cp.ShardID) {
-			out = append(out, cp)
+		switch {
+		case slices.Contains(ignore, cp.ShardID):
+			continue
+		case cp.Epoch > from.epoch:
+			// Written by a later epoch's replicator: it says nothing about
+			// what the Region failed away from replicated.
+			newer = append(newer, cp.ShardID)
+			continue
+		case cp.Epoch < from.epoch && cp.LastReplicatedTimestamp.After(from.floor):
+			capped = append(capped, cp)
+			cp.LastReplicatedTimestamp = from.floor
 		}
+		counted = append(counted, cp)
 	}
-	return out
+	return counted, newer, capped
 }
 
 // storedOrComputed is the resume point of the epoch cfg is in: the one the
@@ -140,29 +155,10 @@ func (inv *invocation) resumeOf(ctx, cross context.Context, name string, from so
 	ignore := inv.req.IgnoreShards[name]
 	r.shards = shardReports(cps, ignore)
 	topo := inv.topology(ctx, cross, &r, name, from)
-	var counted []checkpoint.Checkpoint
-	var newer []string
-	for _, cp := range cps {
-		if slices.Contains(ignore, cp.ShardID) {
-			continue
-		}
-		if from.known && cp.Epoch > from.epoch {
-			// Written by a later epoch's replicator (the other direction):
-			// it says nothing about what the Region failed away from
-			// replicated, and the checkpoint it replaced is gone.
-			newer = append(newer, cp.ShardID)
-			continue
-		}
-		if cp.Epoch < from.epoch && cp.LastReplicatedTimestamp.After(from.floor) {
-			// Nothing of this shard was replicated in the epoch failed
-			// away from, yet its producers may have rewound into it: what
-			// they resent there carries commit times from the epoch's own
-			// resume point on, earlier than this checkpoint says.
-			r.warn("%s %s: the checkpoint is of epoch %d, before epoch %d that is failed away from: counted as %s, where that epoch's producers resumed",
-				name, cp.ShardID, cp.Epoch, from.epoch, stamp(from.floor))
-			cp.LastReplicatedTimestamp = from.floor
-		}
-		counted = append(counted, cp)
+	counted, newer, capped := countedCheckpoints(cps, ignore, from)
+	for _, cp := range capped {
+		r.warn("%s %s: the checkpoint is of epoch %d, before epoch %d that is failed away from: counted as %s, where that epoch's producers resumed",
+			name, cp.ShardID, cp.Epoch, from.epoch, stamp(from.floor))
 	}
 	checkpointed := func(id string) bool {
 		return slices.ContainsFunc(counted, func(cp checkpoint.Checkpoint) bool { return cp.ShardID == id })

@@ -243,3 +243,23 @@ func TestAResumePointCheckedOnlyAgainstTheOwnRegionsShardsIsUnverified(t *testin
 		t.Errorf("status with us-east-1 answering: got resumeFrom %s, want it withheld: shardId-000000000002 has no checkpoint (warnings %q)", stamp(*s.ResumeFrom), rep.Warnings)
 	}
 }
+
+// The point stored with a switch is what retries and status report: it must
+// be the one the switch reported, earlier-epoch checkpoints capped at where
+// that epoch's producers resumed, never the checkpoints' plain minimum.
+func TestTheStoredResumePointIsTheOneTheSwitchReported(t *testing.T) {
+	f := newFixture(testSettings(), configAt("s1", east1, east2, east1))
+	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+		cp("s1", "shardId-000000000000", t0.Add(3*time.Hour), east1, 3),
+		cp("s1", "shardId-000000000001", t0.Add(150*time.Minute), east1, 1),
+	}
+	rep := f.handle(t, context.Background(), `{"targetRegion":"us-east-2"}`)
+	want := t0.Add(2 * time.Hour)
+	if got := rep.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {
+		t.Fatalf("switch: got resumeFrom %v, want %s", deref(got), stamp(want))
+	}
+	st := f.handle(t, context.Background(), `{"action":"status"}`)
+	if got := st.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {
+		t.Errorf("status: got resumeFrom %v, want the switch's %s", deref(got), stamp(want))
+	}
+}

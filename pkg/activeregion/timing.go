@@ -78,8 +78,8 @@ func (t Timing) Since(writeStart time.Time, mode Mode, notBefore time.Time) time
 	return since
 }
 
-// VisibleBy is the latest time at which the switch into e was readable in
-// its Region's replica: the time its failover recorded, or, before that is
+// VisibleByOr is the latest time at which the switch into e was readable
+// in its Region's replica: the time its failover recorded, or, before that is
 // recorded (or if recording failed), the end of a read that showed it,
 // bounded by since plus SwitchWriteTimeout.
 func (e Epoch) VisibleByOr(observedAt time.Time) time.Time {

@@ -699,11 +699,9 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 // against the old Region's shards each time). A failure leaves the
 // replicators on their own bound (Epoch.VisibleByOr) and is a warning.
 func (inv *invocation) recordVisibility(ctx context.Context, n *notes, cfg activeregion.Config, visibleBy time.Time, resume *time.Time) activeregion.Config {
-	current := cfg.Current()
-	settled := inv.timing().OldWritesLandBy(visibleBy)
-	if current.Since.After(settled) {
-		settled = current.Since
-	}
+	recorded := cfg.Current()
+	recorded.VisibleBy = &visibleBy
+	settled := inv.timing().SettledAt(recorded)
 	ctx, cancel := context.WithTimeout(ctx, activeregion.SwitchWriteTimeout)
 	defer cancel()
 	ok, err := inv.h.configs.RecordVisibility(ctx, cfg.StreamName, activeregion.Visibility{
@@ -712,7 +710,7 @@ func (inv *invocation) recordVisibility(ctx context.Context, n *notes, cfg activ
 	switch {
 	case err != nil:
 		n.warn("%s: the switch's visibility was not recorded (%v): the new Region holds its first writes a little longer and the switch settles by %s",
-			cfg.StreamName, err, stamp(inv.timing().SettledAt(current)))
+			cfg.StreamName, err, stamp(inv.timing().SettledAt(cfg.Current())))
 		return cfg
 	case !ok:
 		return cfg

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -105,13 +106,7 @@ func Check(written []Written, streams map[string][]Copy, failovers []Failover) R
 		origin[copyKey{w.ID, w.Gen}] = w.Region
 		logical[w.ID] = true
 	}
-	regions := slices.Sorted(func(yield func(string) bool) {
-		for r := range streams {
-			if !yield(r) {
-				return
-			}
-		}
-	})
+	regions := slices.Sorted(maps.Keys(streams))
 	counts := map[string]map[copyKey]int{}
 	for _, region := range regions {
 		copies := streams[region]
@@ -122,7 +117,7 @@ func Check(written []Written, streams map[string][]Copy, failovers []Failover) R
 			counts[region][copyKey{c.ID, c.Gen}]++
 			seen[c.ID] = true
 		}
-		for _, id := range slices.Sorted(mapKeys(logical)) {
+		for _, id := range slices.Sorted(maps.Keys(logical)) {
 			if !seen[id] {
 				res.Lost = append(res.Lost, fmt.Sprintf("%s missing from %s", id, region))
 			}
@@ -231,16 +226,6 @@ func ReadStream(ctx context.Context, client GetRecordsAPI, stream string) ([]Cop
 		}
 	}
 	return out, nil
-}
-
-func mapKeys[K cmp.Ordered, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func sortedKeys(m map[copyKey]string) []copyKey {

@@ -12,7 +12,9 @@
 #                   [--cache-ttl D] [--gt-delay D] [--rtt D] [--mode rewind|drain]
 #                   [--impair REGION[:DURATION]] [--keep [--endpoints FILE]]
 #
-# --keep: after the check, writes both Regions' endpoints (JSON) to a file,
+# --keep: after the check, writes both Regions' endpoints to a file (the
+# format of pkg/endpoints, which `kdscrr --endpoints FILE` reads: per Region
+# its Kinesis, DynamoDB and the failover function's Lambda Invoke URL),
 # prints its path and keeps both Regions running until Ctrl-C.
 # docs/local.md explains the flags and the output.
 set -euo pipefail

@@ -77,15 +77,9 @@ func (c Config) Decide(region string, arrival time.Time) Decision {
 		}
 		return Skip
 	}
-	i := sort.Search(len(c.History), func(i int) bool { return c.History[i].Since.After(arrival) }) - 1
-	if i < 0 {
-		// Before the first entry: a stream's first epoch (init, seed)
-		// also owns the records the stream held before replication
-		// started; a trimmed history owns nothing older than itself.
-		if c.History[0].Epoch > 1 {
-			return Undecided
-		}
-		i = 0
+	i, known := c.entryOf(arrival)
+	if !known {
+		return Undecided
 	}
 	if c.History[i].Region != region {
 		return Skip
@@ -141,4 +135,32 @@ func (c Config) DrainedThrough(region string, t time.Time) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ClosedBy returns the switch that ended the epoch a record arriving at
+// arrival belongs to: the first later history entry of another Region.
+// false while that epoch's Region is still active, and for records older
+// than the history. Its ResumeFrom is where that switch told producers to
+// resume, so records committed before it had to be replicated by then.
+func (c Config) ClosedBy(arrival time.Time) (Epoch, bool) {
+	i, known := c.entryOf(arrival)
+	if !known || len(c.History) == 0 {
+		return Epoch{}, false
+	}
+	return c.closerOf(i)
+}
+
+// entryOf returns the index of the history entry a record arriving at
+// arrival belongs to. Before the first entry, a stream's first epoch (init,
+// seed) also owns the records the stream held before replication started;
+// a trimmed history owns nothing older than itself (known is false).
+func (c Config) entryOf(arrival time.Time) (i int, known bool) {
+	i = sort.Search(len(c.History), func(i int) bool { return c.History[i].Since.After(arrival) }) - 1
+	if i >= 0 {
+		return i, true
+	}
+	if len(c.History) > 0 && c.History[0].Epoch > 1 {
+		return 0, false
+	}
+	return 0, true
 }

@@ -126,3 +126,30 @@ func TestDrainedThroughIsTheLatestOwnEpochEndedByTheArrival(t *testing.T) {
 		})
 	}
 }
+
+func TestClosedByIsTheSwitchThatEndedTheArrivalsEpoch(t *testing.T) {
+	cfg := activeFrom(east1, at(0), east1, at(30*time.Minute), east2, at(time.Hour))
+	trimmed := cfg
+	trimmed.History = cfg.History[2:]
+	tests := []struct {
+		name      string
+		cfg       Config
+		arrival   time.Duration
+		wantEpoch int64
+		wantOK    bool
+	}{
+		{"a record of the open epoch is not closed", cfg, 2 * time.Hour, 0, false},
+		{"a record of a closed epoch is closed by the next Region's switch", cfg, 10 * time.Minute, cfg.History[2].Epoch, true},
+		{"an epoch that repeated its Region is closed by the other Region", cfg, 40 * time.Minute, cfg.History[2].Epoch, true},
+		{"a record before the first epoch belongs to it", cfg, -time.Hour, cfg.History[2].Epoch, true},
+		{"a record before a trimmed history is not known to be closed", trimmed, 10 * time.Minute, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tt.cfg.ClosedBy(at(tt.arrival))
+			if ok != tt.wantOK || got.Epoch != tt.wantEpoch {
+				t.Errorf("ClosedBy(%v): got epoch %d, %v; want %d, %v", tt.arrival, got.Epoch, ok, tt.wantEpoch, tt.wantOK)
+			}
+		})
+	}
+}

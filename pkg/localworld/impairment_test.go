@@ -209,7 +209,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	w.Close() // idempotent
 
 	urls := []string{}
-	for _, r := range w.Endpoints().Regions {
+	for _, r := range w.Endpoints() {
 		urls = append(urls, r.Kinesis, r.DynamoDB)
 		for _, f := range r.From {
 			urls = append(urls, f.Kinesis, f.DynamoDB)

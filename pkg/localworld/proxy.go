@@ -55,6 +55,10 @@ func (e *endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		e.w.serveDynamoDB(ctx, rw, r, body, e.w.replicas[e.region])
 		return
 	}
+	if req, ok := asAtTimestamp(r, body); ok {
+		e.serveAtTimestamp(ctx, rw, req)
+		return
+	}
 	resp, err := e.w.forward(ctx, e.upstream, r, body)
 	if err != nil {
 		if ctx.Err() == nil {

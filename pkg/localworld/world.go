@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 )
 
@@ -349,42 +350,25 @@ func (w *World) Heal(region string) {
 	}
 }
 
-// Endpoints describes a world for a process that cannot share its memory
-// (a CLI's --endpoints file): each Region's own URLs, and under "from" the
-// URLs its services have for callers in the other Region.
-type Endpoints struct {
-	Regions map[string]RegionEndpoints `json:"regions"`
-}
-
-// RegionEndpoints are a Region's URLs as seen from the Region itself, and
-// From[other] as seen from Region other.
-type RegionEndpoints struct {
-	Kinesis  string                      `json:"kinesis"`
-	DynamoDB string                      `json:"dynamodb"`
-	From     map[string]ServiceEndpoints `json:"from,omitempty"`
-}
-
-// ServiceEndpoints are a Region's URLs for one calling Region.
-type ServiceEndpoints struct {
-	Kinesis  string `json:"kinesis"`
-	DynamoDB string `json:"dynamodb"`
-}
-
-// Endpoints returns the world's URLs in a JSON-serialisable form.
-func (w *World) Endpoints() Endpoints {
-	e := Endpoints{Regions: make(map[string]RegionEndpoints, 2)}
+// Endpoints describes the world for a process that cannot share its memory
+// (a CLI's --endpoints file, pkg/endpoints): each Region's URLs as callers
+// in the Region reach them, and under From those for callers in the other
+// Region. The world serves no Lambda: Lambda is left empty for whoever runs
+// the functions (pkg/localdeploy) to fill in.
+func (w *World) Endpoints() endpoints.File {
+	f := make(endpoints.File, 2)
 	for i, region := range w.regions {
 		other := w.regions[1-i]
-		e.Regions[region] = RegionEndpoints{
+		f[region] = endpoints.Region{
 			Kinesis:  w.Endpoint(Kinesis, region, region),
 			DynamoDB: w.Endpoint(DynamoDB, region, region),
-			From: map[string]ServiceEndpoints{other: {
+			From: map[string]endpoints.Service{other: {
 				Kinesis:  w.Endpoint(Kinesis, region, other),
 				DynamoDB: w.Endpoint(DynamoDB, region, other),
 			}},
 		}
 	}
-	return e
+	return f
 }
 
 // errClosed is what calls waiting on a closed world get.

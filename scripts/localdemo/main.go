@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 	"github.com/kinesis-crr/kinesis-crr/scripts/localdemo/demo"
 )
 
@@ -59,8 +58,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	rtt := fs.Duration("rtt", 0, "latency added to every cross-Region request (default 20ms)")
 	mode := fs.String("mode", "", "switchover mode of both switches: rewind (the CDC task resends from resumeFrom) or drain (producers wait for drainComplete) (default rewind)")
 	impair := fs.String("impair", "", "REGION[:DURATION]: REGION hangs from just before the switch that leaves it (us-east-1: the failover; us-east-2: the failback) until DURATION (default 10s) after that call returns")
-	keep := fs.Bool("keep", false, "after the check, write both Regions' endpoints (JSON) to a file, print its path and keep both Regions running until Ctrl-C")
-	endpoints := fs.String("endpoints", "", "with --keep: the file to write the endpoints to (default a new file in the temporary directory)")
+	keep := fs.Bool("keep", false, "after the check, write both Regions' endpoints (Kinesis, DynamoDB, the failover functions' Lambda Invoke URL: the file kdscrr --endpoints reads) to a file, print its path and keep both Regions running until Ctrl-C")
+	endpointsPath := fs.String("endpoints", "", "with --keep: the file to write the endpoints to (default a new file in the temporary directory)")
 	check := fs.Bool("check-flags", false, "only validate the flags (scripts/demo.sh does this before installing and starting anything)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: scripts/demo.sh [flags]   (the local two-Region demo; docs/local.md explains it)")
@@ -115,7 +114,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if set["endpoints"] && !*keep {
 		errs = append(errs, errors.New("--endpoints: only with --keep"))
 	}
-	if set["endpoints"] && *endpoints == "" {
+	if set["endpoints"] && *endpointsPath == "" {
 		errs = append(errs, errors.New("--endpoints: want a file path"))
 	}
 	if err := o.Validate(); err != nil {
@@ -124,7 +123,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return config{}, err
 	}
-	return config{opts: o, keep: *keep, endpointsFile: *endpoints, checkOnly: *check}, nil
+	return config{opts: o, keep: *keep, endpointsFile: *endpointsPath, checkOnly: *check}, nil
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -161,7 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	printed := false
 	if cfg.keep {
-		opts.Hold = func(s demo.Summary, e localworld.Endpoints) error {
+		opts.Hold = func(s demo.Summary, e endpoints.File) error {
 			if err := s.Write(stdout); err != nil {
 				return err
 			}
@@ -192,14 +191,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// hold writes the endpoints file and keeps both Regions running until ctx
-// ends (Ctrl-C).
-func hold(ctx context.Context, stdout io.Writer, e localworld.Endpoints, path string) error {
-	data, err := json.MarshalIndent(e, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode endpoints: %w", err)
-	}
-	data = append(data, '\n')
+// hold writes the endpoints file (pkg/endpoints, what `kdscrr --endpoints`
+// reads) and keeps both Regions running until ctx ends (Ctrl-C).
+func hold(ctx context.Context, stdout io.Writer, e endpoints.File, path string) error {
 	if path == "" {
 		f, err := os.CreateTemp("", "kinesis-crr-endpoints-*.json")
 		if err != nil {
@@ -210,8 +204,8 @@ func hold(ctx context.Context, stdout io.Writer, e localworld.Endpoints, path st
 			return fmt.Errorf("endpoints file: %w", err)
 		}
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("endpoints file: %w", err)
+	if err := endpoints.Write(path, e); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "\nEndpoints of both Regions written to %s\n", path)
 	fmt.Fprintf(stdout, "Both Regions keep running (emulators, mappings, replicators) until Ctrl-C; point an operator CLI at them with --endpoints %s\n", path)

@@ -13,7 +13,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/cdctask"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
@@ -52,6 +52,8 @@ type story struct {
 	progress *progress
 	hang     *hang
 	checks   []promisecheck.Failover
+	// tallies add up each Region's replicator metrics, by Region.
+	tallies map[string]*tally
 }
 
 // Run tells the story and returns its summary. It refuses options Validate
@@ -62,7 +64,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, err
 	}
 	o = o.withDefaults()
-	s := &story{o: o, out: &lockedWriter{w: o.Out}, started: time.Now(), task: cdctask.New(o.Stream, o.Keys)}
+	s := &story{o: o, out: &lockedWriter{w: o.Out}, started: time.Now(), task: cdctask.New(o.Stream, o.Keys),
+		tallies: map[string]*tally{Regions[0]: {}, Regions[1]: {}}}
 	sum := Summary{Options: o}
 	logger := slog.New(slog.NewTextHandler(o.Log, nil))
 
@@ -83,16 +86,25 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	fmt.Fprintf(s.out, "Created stream %q (%d shards) in both Regions and the tables %s, %s in both replicas\n",
 		o.Stream, o.Shards, replicator.DefaultActiveRegionTable, replicator.DefaultCheckpointTable)
 
-	if err := s.wire(logger); err != nil {
+	d, err := localdeploy.Start(ctx, w, localdeploy.Options{
+		Streams:      []string{o.Stream},
+		CacheTTL:     o.CacheTTL,
+		SwitchSettle: o.SwitchSettle,
+		Logger:       logger,
+		ReplicatorOutput: func(region string) io.Writer {
+			return s.tallies[region]
+		},
+	})
+	if err != nil {
 		return sum, err
 	}
-	if _, err := invokeFailover(ctx, s.regions[0].failover, map[string]any{
-		"action": "init", "targetRegion": Regions[0], "streams": []string{o.Stream},
-	}); err != nil {
+	// Before the world closes: the mappings and invoke endpoints use it.
+	defer d.Close()
+	for i, name := range Regions {
+		s.regions[i] = &region{name: name, kinesis: w.KinesisClient(name, name), failover: d.Failover(name), mapping: d.Mapping(name, o.Stream), metrics: s.tallies[name]}
+	}
+	if _, err := d.Init(ctx, Regions[0]); err != nil {
 		return sum, fmt.Errorf("seed the active-Region config: %w", err)
-	}
-	if err := w.WaitReplicated(ctx); err != nil {
-		return sum, err
 	}
 	fmt.Fprintf(s.out, "Seeded the config through %s's failover function (init): %s active, epoch 1; replicated to %s\n", Regions[0], Regions[0], Regions[1])
 	fmt.Fprintf(s.out, "Replicators and failover functions run with ACTIVE_REGION_CACHE_TTL %v; switchovers in %s mode\n", o.CacheTTL, o.Mode)
@@ -101,17 +113,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		defer s.hang.stop()
 		fmt.Fprintf(s.out, "%s will hang from just before the switch that leaves it until %v after that call returns\n", o.Impair.Region, o.Impair.For)
 	}
-
-	mappingCtx, stopMappings := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	mappingErrs := make([]error, len(s.regions))
-	for i, r := range s.regions {
-		wg.Go(func() { mappingErrs[i] = r.mapping.Run(mappingCtx) })
-	}
-	defer func() {
-		stopMappings()
-		wg.Wait()
-	}()
 
 	s.progress = newProgress(s.out, s.task, s.regions, s.started)
 	progressCtx, stopProgress := context.WithCancel(ctx)
@@ -154,7 +155,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	stopLines()
 	s.progress.line()
-	if err := errors.Join(mappingErrs...); err != nil {
+	if err := d.Err(); err != nil {
 		return sum, err
 	}
 
@@ -175,59 +176,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	sum.Wall = time.Since(s.started)
 	if o.Hold != nil {
-		if err := o.Hold(sum, w.Endpoints()); err != nil {
+		if err := o.Hold(sum, d.Endpoints()); err != nil {
 			return sum, err
 		}
 	}
 	return sum, nil
-}
-
-// wire builds both Regions' functions through their environment contract,
-// as Lambda would configure them, each with the clients of its own Region
-// and, for the other Region, the cross-Region ones.
-func (s *story) wire(logger *slog.Logger) error {
-	for i, own := range Regions {
-		other := Regions[1-i]
-		env := map[string]string{
-			"AWS_REGION":              own,
-			"TARGET_REGION":           other,
-			"REGIONS":                 Regions[0] + "," + Regions[1],
-			"ACTIVE_REGION_CACHE_TTL": s.o.CacheTTL.String(),
-		}
-		if s.o.SwitchSettle > 0 {
-			env["SWITCH_SETTLE"] = s.o.SwitchSettle.String()
-		}
-		getenv := func(k string) string { return env[k] }
-
-		fs, err := failover.SettingsFromEnv(getenv)
-		if err != nil {
-			return fmt.Errorf("failover settings of %s: %w", own, err)
-		}
-		r := &region{name: own, kinesis: s.world.KinesisClient(own, own), metrics: &tally{}}
-		r.failover = failover.NewHandler(fs, failover.Clients{
-			DynamoDB: s.world.DynamoDBClient(own, own),
-			Kinesis: map[string]failover.ListShardsAPI{
-				own:   s.world.KinesisClient(own, own),
-				other: s.world.KinesisClient(other, own),
-			},
-		}, failover.WithLogger(logger.With("function", "failover", "region", own)))
-
-		rs, err := replicator.SettingsFromEnv(getenv)
-		if err != nil {
-			return fmt.Errorf("replicator settings of %s: %w", own, err)
-		}
-		h := replicator.NewHandler(rs, replicator.Clients{
-			Target:   s.world.KinesisClient(other, own),
-			DynamoDB: s.world.DynamoDBClient(own, own),
-			Fence:    s.world.DynamoDBClient(other, own),
-		}, replicator.WithOutput(r.metrics), replicator.WithLogger(logger.With("function", "replicator", "region", own)))
-		r.mapping = localmapping.New(r.kinesis, s.o.Stream, own, h.Handle, localmapping.Options{
-			PollInterval: 100 * time.Millisecond,
-			Logger:       logger.With("mapping", own),
-		})
-		s.regions[i] = r
-	}
-	return nil
 }
 
 // settle waits until each mapping has acknowledged every record its stream

@@ -3,12 +3,20 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
+	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
+	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 )
 
@@ -110,13 +118,33 @@ func TestRunHoldsTheWorldForKeep(t *testing.T) {
 	o.Shards, o.Keys, o.Rate, o.Duration = 1, 5, 30, time.Second
 	o.CacheTTL, o.SwitchSettle = 0, time.Second
 	o.Log = &testWriter{t}
-	held := false
-	o.Hold = func(s Summary, e localworld.Endpoints) error {
-		held = true
+	var kept endpoints.File
+	o.Hold = func(s Summary, e endpoints.File) error {
+		kept = e
+		if err := e.Validate(); err != nil {
+			t.Errorf("got endpoints %+v that the operator CLI refuses: %v", e, err)
+		}
 		for _, r := range Regions {
-			ep, ok := e.Regions[r]
-			if !ok || ep.Kinesis == "" || ep.DynamoDB == "" {
-				t.Errorf("endpoints of %s: got %+v, want both services", r, ep)
+			ep, ok := e[r]
+			if !ok || ep.Lambda == "" {
+				t.Errorf("endpoints of %s: got %+v, want a Lambda endpoint", r, ep)
+				continue
+			}
+			// The failover functions answer over the Invoke API while held,
+			// with the story's end: back in the first Region at epoch 3.
+			out, err := lambda.NewFromConfig(localaws.Config(r), func(lo *lambda.Options) { lo.BaseEndpoint = aws.String(ep.Lambda) }).
+				Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(localdeploy.FailoverFunction), Payload: []byte(`{"action":"status","streams":["` + o.Stream + `"]}`)})
+			if err != nil {
+				t.Errorf("status in %s over %s: %v", r, ep.Lambda, err)
+				continue
+			}
+			var rep failover.Report
+			if err := json.Unmarshal(out.Payload, &rep); err != nil || out.FunctionError != nil {
+				t.Errorf("status in %s: got %s (function error %q), want a report", r, out.Payload, aws.ToString(out.FunctionError))
+				continue
+			}
+			if len(rep.Streams) != 1 || rep.Streams[0].ActiveRegion != Regions[0] || rep.Streams[0].Epoch != 3 {
+				t.Errorf("status in %s: got %+v, want %s active in %s at epoch 3", r, rep.Streams, o.Stream, Regions[0])
 			}
 		}
 		if !s.OK() {
@@ -127,8 +155,16 @@ func TestRunHoldsTheWorldForKeep(t *testing.T) {
 	if _, err := Run(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	if !held {
-		t.Error("Hold was not called")
+	if kept == nil {
+		t.Fatal("Hold was not called")
+	}
+	for r, ep := range kept {
+		for _, u := range []string{ep.Kinesis, ep.DynamoDB, ep.Lambda} {
+			if resp, err := http.Get(u); err == nil {
+				resp.Body.Close()
+				t.Errorf("%s: %s still answers after Run returned", r, u)
+			}
+		}
 	}
 }
 

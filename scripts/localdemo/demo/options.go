@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 )
 
@@ -108,9 +109,11 @@ type Options struct {
 	Out io.Writer
 	Log io.Writer
 	// Hold, if set, is called after the check with its summary and the
-	// world's endpoints, while both Regions (emulators, mappings) still
-	// run; Run stops them once Hold returns. scripts/demo.sh --keep uses it.
-	Hold func(s Summary, e localworld.Endpoints) error
+	// deployment's endpoints (Kinesis, DynamoDB and the failover functions'
+	// Lambda Invoke endpoint of each Region), while both Regions
+	// (emulators, mappings, functions) still run; Run stops them once Hold
+	// returns. scripts/demo.sh --keep uses it.
+	Hold func(s Summary, e endpoints.File) error
 }
 
 // DefaultOptions is the full-length run.

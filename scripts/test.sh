@@ -31,13 +31,18 @@ bash scripts/npm-install.sh
 go mod download
 
 step "gofmt and go vet"
-unformatted=$(gofmt -l functions infra pkg scripts tests 2>/dev/null || true)
+# gofmt's own errors (a file that does not parse) stop the run too.
+unformatted=$(gofmt -l cmd functions infra pkg scripts tests)
 if [[ -n $unformatted ]]; then
   echo "gofmt: these files need formatting:" >&2
   echo "$unformatted" >&2
   exit 1
 fi
 go vet ./...
+
+step "build the operator CLI"
+# The README's set-up builds it the same way; tests/cli builds its own.
+go build -o /dev/null ./cmd/kdscrr
 
 step "unit, integration and end-to-end tests (race detector)"
 # The CDK app is tested on its own below: it starts no goroutines of ours and

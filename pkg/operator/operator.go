@@ -40,6 +40,10 @@ const (
 	// DefaultInvokeTimeout is above the failover function's 5-minute
 	// timeout, so a call that runs long is answered, never cut.
 	DefaultInvokeTimeout = 330 * time.Second
+	// DefaultStatusTimeout bounds a status call: it writes nothing, and
+	// the function bounds its own cross-Region reads to 10 s, so a Region
+	// that takes longer is one that hangs.
+	DefaultStatusTimeout = time.Minute
 )
 
 // Env is what a run of kdscrr reads and writes besides its arguments.

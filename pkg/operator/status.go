@@ -22,7 +22,7 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 	fs, o := c.flags("[--region R] [--streams a,b] [flags]")
 	region := fs.String("region", "", "the Region whose failover function answers (default: each Region of the deployment)")
 	streams := fs.String("streams", "", "comma-separated streams (default: every stream of the config table)")
-	timeout := fs.Duration("timeout", DefaultInvokeTimeout, "how long to wait for each answer")
+	timeout := fs.Duration("timeout", DefaultStatusTimeout, "how long to wait for each Region's answer (a Region that hangs costs this long)")
 	if st := c.parse(fs, args); st != nil {
 		return *st
 	}

@@ -209,6 +209,7 @@ func hold(ctx context.Context, stdout io.Writer, e endpoints.File, path string) 
 	}
 	fmt.Fprintf(stdout, "\nEndpoints of both Regions written to %s\n", path)
 	fmt.Fprintf(stdout, "Both Regions keep running (emulators, mappings, replicators) until Ctrl-C; point an operator CLI at them with --endpoints %s\n", path)
+	fmt.Fprintf(stdout, "For example (go build ./cmd/kdscrr builds it): kdscrr status --endpoints %[1]s; kdscrr verify --endpoints %[1]s; kdscrr failover --to us-east-2 --dry-run --endpoints %[1]s\n", path)
 	start := time.Now()
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "Stopping both Regions after %v kept\n", time.Since(start).Round(time.Second))

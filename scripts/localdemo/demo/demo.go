@@ -21,13 +21,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/cdctask"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
+	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
 // region is one simulated Region's moving parts.
@@ -169,6 +172,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	written := s.task.Written()
 	sum.Result = promisecheck.Check(written, streams, s.checks)
+	if sum.Verify, err = s.verify(ctx); err != nil {
+		return sum, err
+	}
 	sum.Regions = summarise(written, streams, sum.Result)
 	for i, r := range s.regions {
 		c, _ := r.metrics.take()
@@ -253,4 +259,27 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// verify checks both streams as `kdscrr verify` does, from what any
+// deployment has: the newest config of the two replicas, each Region's
+// checkpoints in its own replica (read before the streams), and the
+// streams since the story started.
+func (s *story) verify(ctx context.Context) (verify.Report, error) {
+	var cfg activeregion.Config
+	var regions [2]verify.Region
+	for i, r := range s.regions {
+		ddb := s.world.DynamoDBClient(r.name, r.name)
+		c, err := activeregion.NewStore(ddb, replicator.DefaultActiveRegionTable).Get(ctx, s.o.Stream)
+		if err != nil {
+			return verify.Report{}, fmt.Errorf("verify: %w", err)
+		}
+		cfg = activeregion.Newer(cfg, c)
+		cps, err := checkpoint.NewStore(ddb, replicator.DefaultCheckpointTable).Load(ctx, s.o.Stream, r.name)
+		if err != nil {
+			return verify.Report{}, fmt.Errorf("verify: %w", err)
+		}
+		regions[i] = verify.Region{Name: r.name, Kinesis: r.kinesis, Checkpoints: cps}
+	}
+	return verify.Stream(ctx, s.o.Stream, cfg, regions, verify.Options{Since: s.started.Add(-time.Second)})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
+	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
 // TestRunKeepsEveryPromiseAcrossFailoverAndFailback runs the whole story,
@@ -65,6 +66,16 @@ func TestRunKeepsEveryPromiseAcrossFailoverAndFailback(t *testing.T) {
 
 			if !sum.OK() {
 				t.Errorf("got %s, want a run that keeps every promise", sum.Result)
+			}
+			// kdscrr verify's check, which knows only what a deployment
+			// knows, agrees in every mode and impairment.
+			if len(sum.Verify.Directions) != 2 {
+				t.Errorf("verify: got %d directions, want 2", len(sum.Verify.Directions))
+			}
+			for _, d := range sum.Verify.Directions {
+				if d.Checked == 0 || !d.OK() || d.Pending != 0 {
+					t.Errorf("verify %s → %s: got %+v, want records checked, none missing, out of order or pending", d.From, d.To, d)
+				}
 			}
 			for _, r := range sum.Regions {
 				if r.Produced == 0 || r.Lost != 0 {
@@ -319,5 +330,24 @@ not json
 	}
 	if _, again := tl.take(); len(again) != 0 {
 		t.Errorf("got lags %v on the second take, want none", again)
+	}
+}
+
+func TestASummaryFailsWhenVerifyFindsARecordMissing(t *testing.T) {
+	s := Summary{Verify: verify.Report{Directions: []verify.Direction{
+		{From: Regions[0], To: Regions[1], Checked: 10},
+		{From: Regions[1], To: Regions[0], Checked: 5, Missing: 1, MissingRecords: []string{"shardId-000000000001:49"}},
+	}}}
+	if s.OK() {
+		t.Fatal("a run whose verify found a record missing is OK")
+	}
+	var out bytes.Buffer
+	if err := s.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"RESULT: FAILED", "verify us-east-2 → us-east-1: 1 missing (shardId-000000000001:49)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary does not say %q:\n%s", want, out.String())
+		}
 	}
 }

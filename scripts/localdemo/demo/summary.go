@@ -10,6 +10,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
+	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
 // Summary is the outcome of a run.
@@ -17,16 +18,20 @@ type Summary struct {
 	Options Options `json:"-"`
 	// Result is promisecheck's verdict over everything the CDC task wrote
 	// and both streams: the run passes only if it is OK.
-	Result    promisecheck.Result `json:"result"`
-	Regions   [2]RegionSummary    `json:"regions"`
-	Failovers []Failover          `json:"failovers"`
-	Mappings  [2]MappingStats     `json:"mappings"`
-	Wall      time.Duration       `json:"wall"`
+	Result promisecheck.Result `json:"result"`
+	// Verify is `kdscrr verify`'s check of both streams, which knows only
+	// what a deployment knows (no producer's list): the run passes only
+	// if it is OK too.
+	Verify    verify.Report    `json:"verify"`
+	Regions   [2]RegionSummary `json:"regions"`
+	Failovers []Failover       `json:"failovers"`
+	Mappings  [2]MappingStats  `json:"mappings"`
+	Wall      time.Duration    `json:"wall"`
 }
 
 // OK reports a run that kept every promise; echoes are reported, not a
 // failure.
-func (s Summary) OK() bool { return s.Result.OK() }
+func (s Summary) OK() bool { return s.Result.OK() && s.Verify.OK() }
 
 // RegionSummary is one Region's share of the verdict.
 type RegionSummary struct {
@@ -184,12 +189,21 @@ func (s Summary) Write(w io.Writer) error {
 		fmt.Fprintf(w, "Mapping in %s: %d batches, %d records acknowledged; replicator skipped %d (not active), superseded %d, resent %d, failed %d; %d retries, %d read errors\n",
 			m.Region, m.Batches, m.Records, m.Skipped, m.Superseded, m.Resent, m.Failed, m.Retries(), m.ReadErrors)
 	}
+	for _, d := range s.Verify.Directions {
+		fmt.Fprintf(w, "Verify (as kdscrr verify) %s → %s: %d checked, %d missing, %d out of order, %d duplicates, %d pending, %d superseded by a rewind\n",
+			d.From, d.To, d.Checked, d.Missing, d.OutOfOrder, d.Duplicates, d.Pending, d.Superseded)
+	}
 	fmt.Fprintf(w, "Wall time %.1fs\n", s.Wall.Seconds())
 	if s.OK() {
 		fmt.Fprintf(w, "RESULT: OK: 0 lost, 0 out of order, 0 looped, 0 behind a resume point; %d echoes (each once, the cost of a switchover)\n", s.Result.Echoes)
 		return nil
 	}
 	fmt.Fprintf(w, "RESULT: FAILED: %s\n", s.Result)
+	for _, d := range s.Verify.Directions {
+		if !d.OK() {
+			fmt.Fprintf(w, "  verify %s → %s: %d missing (%s), %d out of order\n", d.From, d.To, d.Missing, strings.Join(d.MissingRecords[:min(10, len(d.MissingRecords))], ", "), d.OutOfOrder)
+		}
+	}
 	for _, list := range []struct {
 		what  string
 		items []string

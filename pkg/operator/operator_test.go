@@ -20,6 +20,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/lag"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
+	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -303,4 +304,48 @@ func writeEndpoints(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestLagAndVerifyTablesMatchTheirGoldenFiles(t *testing.T) {
+	at := func(s string) *time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &v
+	}
+	f := func(v float64) *float64 { return &v }
+	streams := []lag.Stream{{
+		Stream: "orders", SourceRegion: "us-east-1", Epoch: 3, RPOSeconds: 12.5, CheckpointAgeSeconds: f(12.5), Unreplicated: 40,
+		ReplicationLagSeconds: 2.25, IteratorAgeSeconds: 2.2, CloudWatch: &lag.CloudWatch{Window: "5m0s", ReplicationLagSeconds: f(1.5)},
+		Shards: []lag.Shard{
+			{ShardID: "shardId-000000000000", LastReplicatedTimestamp: at("2026-12-01T12:00:18Z"), CheckpointAgeSeconds: f(12.5), Unreplicated: 40,
+				OldestUnreplicated: at("2026-12-01T12:00:28.25Z"), ReplicationLagSeconds: 2.25, RPOSeconds: 12.5, IteratorAgeSeconds: 2.2},
+			{ShardID: "shardId-000000000001", Unreplicated: 100000, UnreplicatedAtLeast: true, RPOSeconds: 1},
+		},
+		Warnings: []string{"shard shardId-000000000001: more than 100000 records behind its checkpoint; unreplicated is a lower bound"},
+	}}
+	var out bytes.Buffer
+	w := newTableWriter(&out)
+	w.lagReport(streams)
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "lag.golden", out.String())
+
+	reports := []verify.Report{{
+		Stream: "orders", Since: *at("2026-12-01T11:00:30Z"), ActiveRegion: "us-east-1", Epoch: 3,
+		Read: []verify.RegionRead{{Region: "us-east-1", Shards: 2, Records: 3232}, {Region: "us-east-2", Shards: 2, Records: 3233}},
+		Directions: []verify.Direction{
+			{From: "us-east-1", To: "us-east-2", Checked: 2121, Duplicates: 3, MissingRecords: []string{}},
+			{From: "us-east-2", To: "us-east-1", Checked: 1111, Missing: 2, MissingRecords: []string{"shardId-000000000001:4965", "shardId-000000000001:4966"}, Superseded: 1, Pending: 4},
+		},
+	}}
+	out.Reset()
+	w = newTableWriter(&out)
+	w.verifyReport(reports)
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "verify.golden", out.String())
 }

@@ -132,7 +132,6 @@ func (w *tableWriter) streams(rep failover.Report) {
 				stamp(sh.UpdatedAt), drained, orDash(strings.Join(note, ", ")), orDash(sh.LastSequenceNumber))
 		}
 	}
-	w.warnings(rep.Warnings)
 }
 
 func (w *tableWriter) warnings(warnings []string) {
@@ -150,6 +149,7 @@ func (w *tableWriter) warnings(warnings []string) {
 func (w *tableWriter) statusReport(region string, rep failover.Report) {
 	w.line("Status from %s:", region)
 	w.streams(rep)
+	w.warnings(rep.Warnings)
 	w.line("")
 }
 
@@ -178,9 +178,7 @@ func (w *tableWriter) failoverReport(to string, rep failover.Report, took time.D
 			w.line("  %s: producers that need per-key order wait until status shows the drain complete.", st.StreamName)
 		}
 	}
-	if len(rep.Warnings) > 0 {
-		w.line("%d warning(s): see below.", len(rep.Warnings))
-	}
+	w.warnings(rep.Warnings)
 	w.line("")
 	w.line("Details:")
 	w.streams(rep)

@@ -17,6 +17,18 @@ import (
 // DefaultMaxScan bounds the records read behind each shard's checkpoint.
 const DefaultMaxScan = 100_000
 
+// MaxDeliverableRecordBytes is the largest record (data and partition key)
+// an event source mapping can hand the replicator: records travel base64
+// inside the Lambda event, whose payload is capped at 6 MB, so about
+// 4.4 MiB. Kinesis accepts records up to 10 MiB; one above this stops its
+// shard's mapping without the replicator ever seeing it.
+const MaxDeliverableRecordBytes = 4_613_734
+
+// deliverable says whether the mapping can deliver r to the replicator.
+func deliverable(r streamread.Record) bool {
+	return len(r.Data)+len(r.PartitionKey) <= MaxDeliverableRecordBytes
+}
+
 // Shard is one source shard's lag.
 type Shard struct {
 	ShardID string `json:"shardId"`
@@ -37,6 +49,11 @@ type Shard struct {
 	// records that exist only in the source Region.
 	OldestUnreplicated    *time.Time `json:"oldestUnreplicated"`
 	ReplicationLagSeconds float64    `json:"replicationLagSeconds"`
+	// Undeliverable lists, as sequence numbers, records behind the
+	// checkpoint too large for a Lambda event (MaxDeliverableRecordBytes):
+	// the mapping cannot deliver them, so the shard waits on the first
+	// until it expires from the stream. Each is a warning too.
+	Undeliverable []string `json:"undeliverable,omitempty"`
 	// RPOSeconds is what a failover now would cost on this shard: with
 	// records behind the checkpoint, the checkpoint's age (producers resume
 	// from there), else 0.
@@ -106,6 +123,11 @@ func Measure(ctx context.Context, stream string, cfg activeregion.Config, source
 			}
 			if cfg.Decide(source, r.Arrival) != activeregion.Replicate {
 				return nil
+			}
+			if !deliverable(r) {
+				sh.Undeliverable = append(sh.Undeliverable, r.SequenceNumber)
+				st.Warnings = append(st.Warnings, fmt.Sprintf("shard %s: record %s is %d bytes, above the %d a Lambda event can carry: the mapping cannot deliver it and the shard waits (see Limits in the README)",
+					id, r.SequenceNumber, len(r.Data)+len(r.PartitionKey), MaxDeliverableRecordBytes))
 			}
 			if sh.Unreplicated++; sh.OldestUnreplicated == nil {
 				sh.OldestUnreplicated = new(r.Arrival)

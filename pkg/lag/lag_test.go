@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
 
 var emulators = localaws.Shared{Kinesis: 1}
@@ -135,5 +137,26 @@ func TestFromCloudWatchTakesTheMaximaOfTheWindow(t *testing.T) {
 	failing := &fakeMetrics{err: errors.New("AccessDenied")}
 	if _, err := FromCloudWatch(context.Background(), failing, "orders", "f", now); err == nil {
 		t.Error("a failing GetMetricData gave no error")
+	}
+}
+
+func TestARecordTooLargeForALambdaEventIsNotDeliverable(t *testing.T) {
+	tests := []struct {
+		name      string
+		key, data int
+		want      bool
+	}{
+		{"a 1 MiB record", 10, 1 << 20, true},
+		{"exactly at the limit, key included", 10, MaxDeliverableRecordBytes - 10, true},
+		{"one byte over because of the key", 11, MaxDeliverableRecordBytes - 10, false},
+		{"a 10 MiB record", 1, 10 << 20, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := streamread.Record{PartitionKey: strings.Repeat("k", tt.key), Data: make([]byte, tt.data)}
+			if got := deliverable(r); got != tt.want {
+				t.Errorf("deliverable(%d+%d bytes) = %v, want %v", tt.key, tt.data, got, tt.want)
+			}
+		})
 	}
 }

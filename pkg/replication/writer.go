@@ -79,10 +79,13 @@ type Batch struct {
 
 // API limits of PutRecords.
 const (
-	maxRequestRecords     = 500
-	defaultRecordBytes    = 1 << 20
-	defaultRequestBytes   = 5 << 20
+	maxRequestRecords  = 500
+	defaultRecordBytes = 1 << 20
+	// The PutRecords API reference (aws-sdk-go-v2 service/kinesis
+	// v1.56) gives 10 MiB for the entire request; it gave 5 MiB before
+	// streams could hold records above 1 MiB.
 	maxRequestBytes       = 10 << 20
+	defaultRequestBytes   = maxRequestBytes
 	maxPartitionKeyLength = 256
 )
 
@@ -90,7 +93,7 @@ const (
 type Options struct {
 	Ordering          Ordering
 	MaxRequestRecords int           // default and maximum 500
-	MaxRequestBytes   int           // default 5 MiB; raised to a batch's MaxRecordBytes when that is larger (up to the 10 MiB API limit) so one record always fits
+	MaxRequestBytes   int           // default and maximum 10 MiB, the API's request limit
 	Concurrency       int           // max PutRecords in flight, default 4
 	BaseBackoff       time.Duration // default 50ms
 	MaxBackoff        time.Duration // default 2s (capped exponential, full jitter)

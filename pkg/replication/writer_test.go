@@ -97,6 +97,12 @@ func TestWriteCleanBatchCallShapes(t *testing.T) {
 			wantSizes:      []int{1, 1},
 		},
 		{
+			// 12 records of 1 key byte + 999,999 data bytes: 12 MB.
+			name:      "the default request limit is the API's 10 MiB",
+			recs:      withData(records(manyKeys(12, 12)...), 1_000_000-1),
+			wantSizes: []int{10, 2},
+		},
+		{
 			name:           "request limit rises to the batch's record limit",
 			recs:           withData(records("a", "b", "c"), 199),
 			maxRecordBytes: 200,

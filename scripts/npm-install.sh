@@ -15,6 +15,11 @@ if [[ ! -f $stamp ]] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-# The CDK CLI ships Go templates that do not compile; a go.mod here makes
-# node_modules its own module, so `go vet ./...` and `go test ./...` skip it.
-printf 'module example.invalid/node_modules\n' > node_modules/go.mod
+# The CDK CLI ships Go templates that do not compile. package.json's
+# postinstall writes node_modules/go.mod, which makes node_modules a module
+# of its own that `go vet ./...` and `go test ./...` skip, also after a
+# plain `npm ci`; this stops here if that ever breaks.
+if [[ ! -f node_modules/go.mod ]]; then
+  echo "npm-install: node_modules/go.mod is missing (package.json's postinstall writes it); go vet ./... would walk into the CDK CLI's Go templates" >&2
+  exit 1
+fi

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -43,7 +42,6 @@ type run struct {
 
 	hasDeadline bool
 	stopAt      time.Time
-	requestCtx  context.Context
 	stop        error // why Write stopped early; nil while it may go on
 
 	stats Stats
@@ -175,8 +173,9 @@ func (r *run) candidates() bool {
 }
 
 // round sends the candidates once, in greedy chunks, concurrently where no
-// key is shared, and reports whether any record failed retryably.
-func (r *run) round(ctx context.Context) (retryable bool) {
+// key is shared, each request under requestCtx (which ends at the stop
+// time), and reports whether any record failed retryably.
+func (r *run) round(ctx, requestCtx context.Context) (retry bool) {
 	r.plan()
 	clear(r.keyFailed)
 
@@ -197,7 +196,7 @@ func (r *run) round(ctx context.Context) (retryable bool) {
 					inFlight++
 					r.stats.Requests++
 					go func(c int) {
-						out, err := r.w.client.PutRecords(r.requestCtx, in)
+						out, err := r.w.client.PutRecords(requestCtx, in)
 						r.replies <- reply{chunk: c, out: out, err: err}
 					}(c)
 				} else {
@@ -211,13 +210,13 @@ func (r *run) round(ctx context.Context) (retryable bool) {
 		if inFlight == 0 {
 			// Either every chunk is done, or Write is stopping and the
 			// unstarted chunks stay pending.
-			return retryable
+			return retry
 		}
 		rep := <-r.replies
 		inFlight--
 		r.chunks[rep.chunk].done = true
 		if r.apply(&r.chunks[rep.chunk], rep.out, rep.err) {
-			retryable = true
+			retry = true
 		}
 	}
 }
@@ -312,7 +311,7 @@ func (r *run) request(ch *chunk) *kinesis.PutRecordsInput {
 }
 
 // apply records a reply and reports whether any record failed retryably.
-func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retryable bool) {
+func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry bool) {
 	sent := r.sent[ch.lo:ch.sentHi]
 	if err == nil && out == nil {
 		err = errors.New("no response")
@@ -364,25 +363,23 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retrya
 		r.keyFailed[key] = true
 		code := *e.ErrorCode
 		entryErr := fmt.Errorf("put record %s to %s: %s: %s", r.b.Records[i].SequenceNumber, r.b.Stream, code, aws.ToString(e.ErrorMessage))
-		switch code {
-		case "ProvisionedThroughputExceededException":
+		switch classify(code, codePermanent) {
+		case codeThrottled:
 			r.stats.Throttled++
 			fallthrough
-		case "InternalFailure", "KMSThrottlingException":
+		case codeRetryable:
 			o.Err = entryErr
-			retryable = true
+			retry = true
 		default:
 			r.markPermanent(i, entryErr)
 		}
 	}
-	return retryable
+	return retry
 }
 
 // permanentRequestError tells errors the target will repeat for these
-// records (missing stream, no permission, unusable KMS key, a request the
-// service rejects) from those worth retrying: throttling, 5xx, timeouts,
-// connection errors and anything unrecognised, because retrying an unknown
-// error costs only time while dropping it could lose records.
+// records (errorCodes) from those worth retrying: throttling, 5xx,
+// timeouts, connection errors and anything unrecognised.
 func permanentRequestError(err error) bool {
 	// The SDK's client-side validation returns this by value.
 	var invalidParams smithy.InvalidParamsError
@@ -393,15 +390,7 @@ func permanentRequestError(err error) bool {
 	if !errors.As(err, &apiErr) {
 		return false
 	}
-	switch code := apiErr.ErrorCode(); code {
-	case "ResourceNotFoundException", "AccessDeniedException", "ValidationException",
-		"InvalidArgumentException", "UnrecognizedClientException":
-		return true
-	case "KMSThrottlingException":
-		return false
-	default:
-		return strings.HasPrefix(code, "KMS")
-	}
+	return classify(apiErr.ErrorCode(), codeRetryable) == codePermanent
 }
 
 // result fills in why each unwritten record is not written and counts.

@@ -191,26 +191,23 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 	}
 	// Every request gets the stop time as its deadline so an in-flight
 	// call is cut before the Lambda deadline or the lease's end, not by it.
-	var cancel context.CancelFunc
+	requestCtx, cancel := ctx, context.CancelFunc(func() {})
 	switch leaseEnd := w.opts.Now().Add(b.WriteWithin); {
 	case b.WriteWithin > 0 && (!r.hasDeadline || leaseEnd.Before(r.stopAt)):
 		r.hasDeadline = true
 		r.stopAt = leaseEnd
-		r.requestCtx, cancel = context.WithTimeout(ctx, b.WriteWithin)
-		defer cancel()
+		requestCtx, cancel = context.WithTimeout(ctx, b.WriteWithin)
 	case r.hasDeadline:
-		r.requestCtx, cancel = context.WithDeadline(ctx, r.stopAt)
-		defer cancel()
-	default:
-		r.requestCtx = ctx
+		requestCtx, cancel = context.WithDeadline(ctx, r.stopAt)
 	}
+	defer cancel()
 
 	attempt := 0
 	for r.stop == nil {
 		if !r.candidates() {
 			break
 		}
-		if !r.round(ctx) {
+		if !r.round(ctx, requestCtx) {
 			attempt = 0
 			continue
 		}

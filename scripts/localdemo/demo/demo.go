@@ -28,6 +28,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
@@ -224,20 +225,7 @@ func (s *story) settle(ctx context.Context) error {
 	return nil
 }
 
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleepUntil(ctx context.Context, t time.Time) error { return pause.For(ctx, time.Until(t)) }
 
 func stamp(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 

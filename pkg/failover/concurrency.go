@@ -5,6 +5,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsclient"
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 )
 
 // ConcurrencyAPI is the part of a Region's Lambda client that parks and
@@ -109,21 +112,12 @@ func (inv *invocation) park(ctx context.Context, fn, region string) {
 	inv.action("parked replicator %s in %s (reserved concurrency 0): records that arrived there before the switch wait until it is unparked", fn, region)
 }
 
-// regionConcurrency builds one Lambda client per Region. AWS_ENDPOINT_URL_LAMBDA
-// names the endpoint of the function's own Region only, so it must not leak
-// into the other Regions' clients.
-func regionConcurrency(cfg aws.Config, own string, regions []string, local LocalEndpoints) map[string]ConcurrencyAPI {
-	clients := make(map[string]ConcurrencyAPI, len(regions))
-	for _, r := range regions {
-		clients[r] = awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
-			o.Region = r
-			if r != own {
-				o.BaseEndpoint = nil
-				if u := local.Regions[r].Lambda; u != "" {
-					o.BaseEndpoint = aws.String(u)
-				}
-			}
+// regionConcurrency builds one Lambda client per Region, each with the
+// endpoint awsclient.Endpoint gives it.
+func regionConcurrency(cfg aws.Config, own string, regions []string, local endpoints.File) map[string]ConcurrencyAPI {
+	return perRegion(regions, func(r string) ConcurrencyAPI {
+		return awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
+			o.Region, o.BaseEndpoint = r, awsclient.Endpoint(own, r, o.BaseEndpoint, local[r].Lambda)
 		})
-	}
-	return clients
+	})
 }

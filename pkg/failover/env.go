@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsclient"
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 )
 
 // NewFromEnv is the cold start: it reads the environment through getenv,
@@ -25,9 +26,9 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	if err != nil {
 		return nil, fmt.Errorf("failover settings: %w", err)
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(s.OwnRegion))
+	cfg, err := awsclient.Load(ctx, awsconfig.WithRegion(s.OwnRegion))
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	local, err := parseLocalEndpoints(getenv("LOCAL_ENDPOINTS"))
 	if err != nil {
@@ -37,39 +38,30 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	if s.ReplicatorFunctionName != "" {
 		c.Concurrency = regionConcurrency(cfg, s.OwnRegion, s.Regions, local)
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
-		// Follows the function's log format and level and adds the request id.
-		logger = lambdacontext.NewLogger()
-	}
+	logger := awsclient.Logger(getenv)
 	return NewHandler(s, c, WithLogger(logger)), nil
 }
 
-// LocalEndpoints names, for local runs only, the endpoints of Regions other
-// than the function's own: {"regions":{"us-east-1":{"kinesis":URL,"lambda":URL}}}.
-// It is the shape of the local world's endpoints file.
-type LocalEndpoints struct {
-	Regions map[string]struct {
-		Kinesis string `json:"kinesis"`
-		Lambda  string `json:"lambda"`
-	} `json:"regions"`
-}
-
-func parseLocalEndpoints(v string) (LocalEndpoints, error) {
-	var e LocalEndpoints
+// parseLocalEndpoints reads LOCAL_ENDPOINTS, for local runs only: the
+// endpoints of Regions other than the function's own, in the endpoints
+// file's shape (pkg/endpoints), of which only kinesis and lambda are used.
+func parseLocalEndpoints(v string) (endpoints.File, error) {
 	if strings.TrimSpace(v) == "" {
-		return e, nil
+		return endpoints.File{}, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(v))
-	if err := dec.Decode(&e); err != nil {
-		return LocalEndpoints{}, fmt.Errorf(`LOCAL_ENDPOINTS is not {"regions":{"<region>":{"kinesis":"<url>"}}}: %w`, err)
+	var f endpoints.File
+	if err := json.NewDecoder(strings.NewReader(v)).Decode(&f); err != nil {
+		return nil, fmt.Errorf(`LOCAL_ENDPOINTS is not {"<region>":{"kinesis":"<url>","lambda":"<url>"}} (the endpoints file's shape): %w`, err)
 	}
-	for r, ep := range e.Regions {
+	for r, ep := range f {
+		if !awsregion.Valid(r) {
+			return nil, fmt.Errorf(`LOCAL_ENDPOINTS: %q is not a Region name (the shape is {"<region>":{"kinesis":"<url>","lambda":"<url>"}})`, r)
+		}
 		for _, u := range []string{ep.Kinesis, ep.Lambda} {
 			if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-				return LocalEndpoints{}, fmt.Errorf("LOCAL_ENDPOINTS: %s: %q is not an http(s) URL", r, u)
+				return nil, fmt.Errorf("LOCAL_ENDPOINTS: %s: %q is not an http(s) URL", r, u)
 			}
 		}
 	}
-	return e, nil
+	return f, nil
 }

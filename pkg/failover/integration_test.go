@@ -354,7 +354,8 @@ func TestLocalEndpointsNameTheOtherRegionsEndpoints(t *testing.T) {
 	env := map[string]string{
 		"REGIONS": "us-east-1,us-east-2", "AWS_REGION": east2,
 		"CHECKPOINT_TABLE": s.CheckpointTable, "ACTIVE_REGION_TABLE": s.ActiveRegionTable,
-		"LOCAL_ENDPOINTS": `{"regions":{"us-east-1":{"kinesis":"` + emu.Kinesis[0] + `"}}}`,
+		// The endpoints file's shape, which `scripts/demo.sh --keep` writes.
+		"LOCAL_ENDPOINTS": `{"us-east-1":{"kinesis":"` + emu.Kinesis[0] + `","dynamodb":"http://127.0.0.1:1"}}`,
 	}
 	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamoEndpoint(t))
 	t.Setenv("AWS_ENDPOINT_URL_KINESIS", emu.Kinesis[1])
@@ -372,7 +373,7 @@ func TestLocalEndpointsNameTheOtherRegionsEndpoints(t *testing.T) {
 		t.Errorf("got warnings %q, resumeFrom %v; want the shards listed in us-east-1 and a resume point", r.Warnings, r.Streams[0].ResumeFrom)
 	}
 
-	for _, bad := range []string{`{"regions":`, `{"regions":{"us-east-1":{"kinesis":"localhost:4567"}}}`} {
+	for _, bad := range []string{`{"us-east-1":`, `{"us-east-1":{"kinesis":"localhost:4567"}}`, `{"regions":{"us-east-1":{"kinesis":"http://127.0.0.1:1"}}}`} {
 		env["LOCAL_ENDPOINTS"] = bad
 		if _, err := NewFromEnv(ctx, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "LOCAL_ENDPOINTS") {
 			t.Errorf("LOCAL_ENDPOINTS=%s: got error %v, want one naming the variable", bad, err)

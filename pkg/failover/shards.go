@@ -8,6 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsclient"
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 )
 
 // ListShardsAPI is the part of a Region's Kinesis client that lists a
@@ -138,21 +141,21 @@ func (inv *invocation) listShards(ctx context.Context, region, stream string) ([
 	}
 }
 
-// regionKinesis builds one Kinesis client per Region. AWS_ENDPOINT_URL_KINESIS
-// names the endpoint of the function's own Region only, so it must not leak
-// into the other Regions' clients.
-func regionKinesis(cfg aws.Config, own string, regions []string, local LocalEndpoints) map[string]ListShardsAPI {
-	clients := make(map[string]ListShardsAPI, len(regions))
-	for _, r := range regions {
-		clients[r] = kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-			o.Region = r
-			if r != own {
-				o.BaseEndpoint = nil
-				if u := local.Regions[r].Kinesis; u != "" {
-					o.BaseEndpoint = aws.String(u)
-				}
-			}
+// regionKinesis builds one Kinesis client per Region, each with the
+// endpoint awsclient.Endpoint gives it.
+func regionKinesis(cfg aws.Config, own string, regions []string, local endpoints.File) map[string]ListShardsAPI {
+	return perRegion(regions, func(r string) ListShardsAPI {
+		return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+			o.Region, o.BaseEndpoint = r, awsclient.Endpoint(own, r, o.BaseEndpoint, local[r].Kinesis)
 		})
+	})
+}
+
+// perRegion builds one client per Region.
+func perRegion[T any](regions []string, build func(region string) T) map[string]T {
+	clients := make(map[string]T, len(regions))
+	for _, r := range regions {
+		clients[r] = build(r)
 	}
 	return clients
 }

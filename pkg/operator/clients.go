@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsclient"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 	"github.com/kinesis-crr/kinesis-crr/pkg/lag"
@@ -70,9 +71,9 @@ func (r awsRegion) config(ctx context.Context, opts ...func(*config.LoadOptions)
 	if r.profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(r.profile))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsclient.Load(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("AWS configuration for %s: %w", r.name, err)
+		return aws.Config{}, fmt.Errorf("%s: %w", r.name, err)
 	}
 	return cfg, nil
 }
@@ -135,6 +136,7 @@ func (r localRegion) config(url, service string, timeout time.Duration, attempts
 		Region:      r.name,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		HTTPClient:  &http.Client{Timeout: timeout},
+		Retryer:     awsclient.NewRetryer,
 	}
 	if attempts > 0 {
 		cfg.RetryMaxAttempts = attempts

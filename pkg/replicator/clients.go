@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/awsclient"
 )
 
 var (
@@ -30,52 +27,25 @@ func NewFromEnv(ctx context.Context, getenv func(string) string) (*Handler, erro
 	if err != nil {
 		return nil, fmt.Errorf("replicator settings: %w", err)
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := awsclient.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
-	target := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-		o.Region = s.TargetRegion
-		// AWS_ENDPOINT_URL_KINESIS names the function's own Region's
-		// endpoint; it must never leak into the other Region's client.
-		o.BaseEndpoint = nil
-		if s.TargetEndpointURL != "" {
-			o.BaseEndpoint = aws.String(s.TargetEndpointURL)
-		}
-		o.Retryer = newRetryer()
-	})
+	own := cfg.Region
 	c := Clients{
-		Target: target,
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-			o.Retryer = newRetryer()
+		Target: kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+			o.Region, o.BaseEndpoint = s.TargetRegion, awsclient.Endpoint(own, s.TargetRegion, o.BaseEndpoint, s.TargetEndpointURL)
 		}),
+		DynamoDB: dynamodb.NewFromConfig(cfg),
 		// The fence: the config table's replica in the target Region.
 		Fence: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-			o.Region = s.TargetRegion
-			o.BaseEndpoint = nil
-			if s.TargetDynamoDBEndpointURL != "" {
-				o.BaseEndpoint = aws.String(s.TargetDynamoDBEndpointURL)
-			}
-			o.Retryer = newRetryer()
+			o.Region, o.BaseEndpoint = s.TargetRegion, awsclient.Endpoint(own, s.TargetRegion, o.BaseEndpoint, s.TargetDynamoDBEndpointURL)
 		}),
 	}
 	if s.MetricsMirrorRegion != "" {
 		c.Mirror = cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
-			o.Region = s.MetricsMirrorRegion
-			o.BaseEndpoint = nil
+			o.Region, o.BaseEndpoint = s.MetricsMirrorRegion, awsclient.Endpoint(own, s.MetricsMirrorRegion, o.BaseEndpoint, "")
 		})
 	}
-	// lambdacontext's logger follows the function's log format and level
-	// settings and adds the request id to every line.
-	return NewHandler(s, c, WithLogger(lambdacontext.NewLogger())), nil
-}
-
-// newRetryer retries requests the SDK way, without the client-wide retry
-// quota: under a throttling storm the quota runs dry and every later call
-// fails at once, while the writer's own backoff already paces the retries.
-// A retryer holds state, so each client gets its own.
-func newRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.RateLimiter = ratelimit.None
-	})
+	return NewHandler(s, c, WithLogger(awsclient.Logger(getenv))), nil
 }

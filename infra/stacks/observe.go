@@ -351,9 +351,21 @@ func (rs *regionStack) newDashboard(replicator awslambda.Function, failures awss
 	)
 }
 
-// FailoverCommand is the AWS CLI call that makes region the active Region.
-// Its read timeout outlasts the function's timeout (FailoverReadTimeout).
-func FailoverCommand(region string) string {
+// FailoverCommand is the operator CLI's call (cmd/kdscrr) that makes region
+// the active Region: kdscrr invokes the failover function in the Region it
+// activates, with a read timeout above the function's, and finds the
+// deployment's Regions in --regions wherever it runs. The function name is
+// kdscrr's default (FailoverFunctionName), so it needs no --function.
+func FailoverCommand(s Settings, region string) string {
+	return fmt.Sprintf(`kdscrr failover --to %s --regions %s,%s --reason '<why>'`, region, s.PrimaryRegion, s.SecondaryRegion)
+}
+
+// FailoverCommandAWSCLIV2 is the same call with the aws CLI. It needs
+// version 2: --cli-binary-format, which makes v2 send --payload as the raw
+// JSON it is rather than read it as base64, is a v2 option that v1 refuses.
+// Its read timeout outlasts the function's timeout (FailoverReadTimeout): the
+// CLI's default would give up on a running call and retry it.
+func FailoverCommandAWSCLIV2(region string) string {
 	return fmt.Sprintf(`aws lambda invoke --function-name %s --region %s --cli-binary-format raw-in-base64-out --cli-read-timeout %d --payload '{"targetRegion":"%s","reason":"<why>"}' out.json`,
 		FailoverFunctionName, region, int(FailoverReadTimeout.Seconds()), region)
 }
@@ -370,6 +382,8 @@ func (rs *regionStack) newOutputs(replicator, failover awslambda.Function, topic
 	out("DashboardUrl", "CloudWatch dashboard of this Region", jsii.String(fmt.Sprintf(
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
 		rs.region, rs.region, DashboardName(rs.region))))
-	out("FailoverCommand", "Makes this Region active; replace <why> with the reason (kept in the audit record)",
-		jsii.String(FailoverCommand(rs.region)))
+	out("FailoverCommand", "Makes this Region active with the operator CLI kdscrr (go build ./cmd/kdscrr); replace <why> with the reason (kept in the audit record)",
+		jsii.String(FailoverCommand(rs.settings, rs.region)))
+	out("FailoverCommandAwsCliV2", "The same call with the aws CLI; needs aws CLI v2 (v1 refuses --cli-binary-format); the report is in out.json",
+		jsii.String(FailoverCommandAWSCLIV2(rs.region)))
 }

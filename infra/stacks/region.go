@@ -338,9 +338,9 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 // leaves ample room.
 const FailoverTimeout = 5 * time.Minute
 
-// FailoverReadTimeout is the AWS CLI read timeout FailoverCommand sets. It
-// is above FailoverTimeout: the CLI's default (60 s) would give up on a call
-// still running and retry it, invoking the failover again.
+// FailoverReadTimeout is the AWS CLI read timeout FailoverCommandAWSCLIV2
+// sets. It is above FailoverTimeout: the CLI's default (60 s) would give up
+// on a call still running and retry it, invoking the failover again.
 const FailoverReadTimeout = FailoverTimeout + 30*time.Second
 
 // formatHours writes a whole number of hours as a Go duration ("168h").

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/infra/stacks"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
+	"github.com/kinesis-crr/kinesis-crr/pkg/operator"
 )
 
 // Deployments shared by the tests; each synth costs seconds of jsii time.
@@ -371,10 +372,14 @@ func TestFailoverGetsTheReplicatorsCacheTTLAndAHistoryRetentionCoveringTheStream
 	}
 }
 
-// TestFailoverHasFiveMinutesAndItsCommandWaitsLonger: the failover must
-// finish even when the old Region hangs, and the printed command must not
-// give up (and retry the invoke) before the function's timeout.
-func TestFailoverHasFiveMinutesAndItsCommandWaitsLonger(t *testing.T) {
+// TestFailoverHasFiveMinutesAndItsCommandsWaitLonger: the failover must
+// finish even when the old Region hangs, and neither printed command may
+// give up (and retry the invoke) before the function's timeout: the aws CLI
+// one through its --cli-read-timeout, kdscrr through its default --timeout.
+func TestFailoverHasFiveMinutesAndItsCommandsWaitLonger(t *testing.T) {
+	if operator.DefaultInvokeTimeout <= stacks.FailoverTimeout {
+		t.Errorf("kdscrr's default --timeout: got %v, want more than the failover function's %v", operator.DefaultInvokeTimeout, stacks.FailoverTimeout)
+	}
 	for _, name := range []string{"default", "parked"} {
 		for _, region := range []string{"us-east-1", "us-east-2"} {
 			t.Run(name+"/"+region, func(t *testing.T) {
@@ -383,15 +388,18 @@ func TestFailoverHasFiveMinutesAndItsCommandWaitsLonger(t *testing.T) {
 				if timeout != 300 {
 					t.Errorf("failover timeout: got %v s, want 300 s (5 minutes)", timeout)
 				}
-				cmd := render(tpl["Outputs"].(map[string]any)["FailoverCommand"].(map[string]any)["Value"])
+				if time.Duration(timeout)*time.Second != stacks.FailoverTimeout {
+					t.Errorf("failover timeout: got %v s, want stacks.FailoverTimeout %v", timeout, stacks.FailoverTimeout)
+				}
+				cmd := render(tpl["Outputs"].(map[string]any)["FailoverCommandAwsCliV2"].(map[string]any)["Value"])
 				fields := strings.Fields(cmd)
 				i := slices.Index(fields, "--cli-read-timeout")
 				if i < 0 || i+1 >= len(fields) {
-					t.Fatalf("FailoverCommand %q: got no --cli-read-timeout, want one above the function's %v s (the CLI default is 60 s)", cmd, timeout)
+					t.Fatalf("FailoverCommandAwsCliV2 %q: got no --cli-read-timeout, want one above the function's %v s (the CLI default is 60 s)", cmd, timeout)
 				}
 				read, err := strconv.Atoi(fields[i+1])
 				if err != nil || float64(read) <= timeout {
-					t.Errorf("FailoverCommand %q: got --cli-read-timeout %s, want more than the function timeout %v s", cmd, fields[i+1], timeout)
+					t.Errorf("FailoverCommandAwsCliV2 %q: got --cli-read-timeout %s, want more than the function timeout %v s", cmd, fields[i+1], timeout)
 				}
 			})
 		}
@@ -587,13 +595,22 @@ func TestOutputsGiveNamesURLsAndTheFailoverCommand(t *testing.T) {
 				"ActiveRegionTableName":  "kdsActiveRegionConfig",
 				"AlarmTopicArn":          "${Ref:" + topic.LogicalID + "}",
 				"DashboardUrl":           "https://" + region + ".console.aws.amazon.com/cloudwatch/home?region=" + region + "#dashboards:name=KdsCrr-" + region,
-				"FailoverCommand": "aws lambda invoke --function-name kds-crr-failover --region " + region +
+				"FailoverCommand":        "kdscrr failover --to " + region + " --regions us-east-1,us-east-2 --reason '<why>'",
+				"FailoverCommandAwsCliV2": "aws lambda invoke --function-name kds-crr-failover --region " + region +
 					` --cli-binary-format raw-in-base64-out --cli-read-timeout 330 --payload '{"targetRegion":"` + region + `","reason":"<why>"}' out.json`,
 			}
 			for key, w := range want {
 				if got := value(key); got != w {
 					t.Errorf("%s: got %s, want %s", key, got, w)
 				}
+			}
+			// --cli-binary-format is an aws CLI v2 option that v1 refuses:
+			// the output must say which CLI it is for.
+			if d, _ := outputs["FailoverCommandAwsCliV2"].(map[string]any)["Description"].(string); !strings.Contains(d, "needs aws CLI v2") {
+				t.Errorf("FailoverCommandAwsCliV2 description %q: want it to say it needs aws CLI v2", d)
+			}
+			if d, _ := outputs["FailoverCommand"].(map[string]any)["Description"].(string); !strings.Contains(d, "kdscrr") || !strings.Contains(d, "<why>") {
+				t.Errorf("FailoverCommand description %q: want it to name kdscrr and say what <why> is", d)
 			}
 		})
 	}

@@ -317,7 +317,7 @@ func TestOperatorPolicyMayRunTheFailoverAndReadNothingElse(t *testing.T) {
 						"arn:aws:dynamodb:" + region + ":" + acct + ":table/kdsActiveRegionConfig",
 						"arn:aws:dynamodb:" + region + ":" + acct + ":table/kdsReplicationCheckpoint",
 					}},
-				"ReadStreamSummaries": {Actions: []string{"kinesis:DescribeStreamSummary"}, Resources: []string{
+				"ReadStreams": {Actions: []string{"kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"}, Resources: []string{
 					"arn:aws:kinesis:" + region + ":" + acct + ":stream/clicks",
 					"arn:aws:kinesis:" + region + ":" + acct + ":stream/orders",
 				}},

@@ -126,8 +126,9 @@ func tagStream(scope constructs.IConstruct, stream string) {
 
 // newOperatorPolicy is the customer-managed policy an operator of this
 // Region needs and nothing more: invoke the failover function (failover,
-// status, init), read both tables' replicas here, the streams' summaries,
-// the dashboard and the metrics. Nothing attaches it: the account's
+// status, init), read both tables' replicas here, read the streams (their
+// summaries, and their records for kdscrr lag and verify), the dashboard
+// and the metrics. Nothing attaches it: the account's
 // administrators attach it to the operators' role or group.
 func (rs *regionStack) newOperatorPolicy(failoverFn awslambda.Function) awsiam.ManagedPolicy {
 	var streams []*string
@@ -144,7 +145,9 @@ func (rs *regionStack) newOperatorPolicy(failoverFn awslambda.Function) awsiam.M
 					rs.arn("dynamodb", rs.region, "table", ActiveRegionTableName, awscdk.ArnFormat_SLASH_RESOURCE_NAME),
 					rs.arn("dynamodb", rs.region, "table", CheckpointTableName, awscdk.ArnFormat_SLASH_RESOURCE_NAME),
 				}),
-			statement("ReadStreamSummaries", []string{"kinesis:DescribeStreamSummary"}, &streams),
+			// kdscrr lag and verify read the streams (ListShards,
+			// GetShardIterator, GetRecords); reads only.
+			statement("ReadStreams", []string{"kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"}, &streams),
 			statement("ReadDashboard", []string{"cloudwatch:GetDashboard"},
 				&[]*string{rs.arn("cloudwatch", "", "dashboard", DashboardName(rs.region), awscdk.ArnFormat_SLASH_RESOURCE_NAME)}),
 			// Metric reads have no resource-level permissions; the Region

@@ -71,123 +71,169 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	s := &story{o: o, out: &lockedWriter{w: o.Out}, started: time.Now(), task: cdctask.New(o.Stream, o.Keys),
 		tallies: map[string]*tally{Regions[0]: {}, Regions[1]: {}}}
 	sum := Summary{Options: o}
-	logger := slog.New(slog.NewTextHandler(o.Log, nil))
 
-	fmt.Fprintf(s.out, "Starting two Regions, %s and %s: each its own Kinesis (kinesalite) and its own DynamoDB replica (dynalite)\n", Regions[0], Regions[1])
-	w, err := localworld.Start(ctx, localworld.Options{Regions: Regions, GlobalTableDelay: o.worldDelay(), CrossRegionLatency: o.RTT})
+	d, tearDown, err := s.setUp(ctx)
+	defer tearDown()
 	if err != nil {
 		return sum, err
 	}
-	s.world = w
-	defer w.Close()
-	fmt.Fprintf(s.out, "Global tables replicate between the replicas %v after each write, last writer wins; every cross-Region call takes %v more\n", o.GlobalTableDelay, o.RTT)
-	if err := w.CreateStream(ctx, o.Stream, int32(o.Shards)); err != nil {
-		return sum, err
-	}
-	if err := w.CreateTables(ctx, replicator.DefaultCheckpointTable, replicator.DefaultActiveRegionTable); err != nil {
-		return sum, err
-	}
-	fmt.Fprintf(s.out, "Created stream %q (%d shards) in both Regions and the tables %s, %s in both replicas\n",
-		o.Stream, o.Shards, replicator.DefaultActiveRegionTable, replicator.DefaultCheckpointTable)
-
-	d, err := localdeploy.Start(ctx, w, localdeploy.Options{
-		Streams:      []string{o.Stream},
-		CacheTTL:     o.CacheTTL,
-		SwitchSettle: o.SwitchSettle,
-		Logger:       logger,
-		ReplicatorOutput: func(region string) io.Writer {
-			return s.tallies[region]
-		},
-	})
-	if err != nil {
-		return sum, err
-	}
-	// Before the world closes: the mappings and invoke endpoints use it.
-	defer d.Close()
-	for i, name := range Regions {
-		s.regions[i] = &region{name: name, kinesis: w.KinesisClient(name, name), failover: d.Failover(name), mapping: d.Mapping(name, o.Stream), metrics: s.tallies[name]}
-	}
-	if _, err := d.Init(ctx, Regions[0]); err != nil {
-		return sum, fmt.Errorf("seed the active-Region config: %w", err)
-	}
-	fmt.Fprintf(s.out, "Seeded the config through %s's failover function (init): %s active, epoch 1; replicated to %s\n", Regions[0], Regions[0], Regions[1])
-	fmt.Fprintf(s.out, "Replicators and failover functions run with ACTIVE_REGION_CACHE_TTL %v; switchovers in %s mode\n", o.CacheTTL, o.Mode)
-	if o.Impair != nil {
-		s.hang = &hang{Impairment: *o.Impair, healed: make(chan struct{})}
-		defer s.hang.stop()
-		fmt.Fprintf(s.out, "%s will hang from just before the switch that leaves it until %v after that call returns\n", o.Impair.Region, o.Impair.For)
-	}
-
-	s.progress = newProgress(s.out, s.task, s.regions, s.started)
-	progressCtx, stopProgress := context.WithCancel(ctx)
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		s.progress.run(progressCtx, o.ProgressEvery)
-	}()
-	stopLines := sync.OnceFunc(func() {
-		stopProgress()
-		<-progressDone
-	})
+	stopLines := s.startProgress(ctx)
 	defer stopLines()
-
-	phase := o.phase()
-	steps := []struct{ active, from *region }{{s.regions[0], nil}, {s.regions[1], s.regions[0]}, {s.regions[0], s.regions[1]}}
-	for i, step := range steps {
-		if step.from != nil {
-			f, err := s.switchOver(ctx, step.from, step.active, int64(i), sum.Failovers)
-			sum.Failovers = append(sum.Failovers, f)
-			if err != nil {
-				return sum, err
-			}
-		}
-		s.progress.setActive(step.active.name)
-		fmt.Fprintf(s.out, "Producing %d records/s over %d keys into %s for %v\n", o.Rate, o.Keys, step.active.name, phase.Round(time.Millisecond))
-		if _, err := producePaced(ctx, s.task, step.active.name, step.active.kinesis, o.Rate, phase); err != nil {
-			return sum, err
-		}
+	if err := s.tell(ctx, &sum); err != nil {
+		return sum, err
 	}
-
-	fmt.Fprintln(s.out, "CDC task stopped; waiting until both mappings have caught up")
-	if s.hang != nil {
-		if err := s.hang.waitHealed(ctx, s.out, "the final check"); err != nil {
-			return sum, err
-		}
-	}
-	if err := s.settle(ctx); err != nil {
+	if err := s.catchUp(ctx, d); err != nil {
 		return sum, err
 	}
 	stopLines()
 	s.progress.line()
-	if err := d.Err(); err != nil {
+	if err := s.judge(ctx, &sum); err != nil {
 		return sum, err
 	}
-
-	streams := map[string][]promisecheck.Copy{}
-	for _, r := range s.regions {
-		recs, err := promisecheck.ReadStream(ctx, r.kinesis, o.Stream)
-		if err != nil {
-			return sum, err
-		}
-		streams[r.name] = recs
-	}
-	written := s.task.Written()
-	sum.Result = promisecheck.Check(written, streams, s.checks)
-	if sum.Verify, err = s.verify(ctx); err != nil {
-		return sum, err
-	}
-	sum.Regions = summarise(written, streams, sum.Result)
-	for i, r := range s.regions {
-		c, _ := r.metrics.take()
-		sum.Mappings[i] = MappingStats{Region: r.name, Stats: r.mapping.Stats(), Skipped: c.Skipped, Superseded: c.Superseded, Resent: c.Resent, Failed: c.Failed}
-	}
-	sum.Wall = time.Since(s.started)
 	if o.Hold != nil {
 		if err := o.Hold(sum, d.Endpoints()); err != nil {
 			return sum, err
 		}
 	}
 	return sum, nil
+}
+
+// setUp starts both Regions, creates the stream and the tables, deploys
+// kinesis-crr in both and seeds the config. tearDown stops what it started,
+// also when it fails.
+func (s *story) setUp(ctx context.Context) (d *localdeploy.Deployment, tearDown func(), err error) {
+	o := s.o
+	var closers []func()
+	tearDown = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fmt.Fprintf(s.out, "Starting two Regions, %s and %s: each its own Kinesis (kinesalite) and its own DynamoDB replica (dynalite)\n", Regions[0], Regions[1])
+	w, err := localworld.Start(ctx, localworld.Options{Regions: Regions, GlobalTableDelay: o.worldDelay(), CrossRegionLatency: o.RTT})
+	if err != nil {
+		return nil, tearDown, err
+	}
+	s.world = w
+	closers = append(closers, w.Close)
+	fmt.Fprintf(s.out, "Global tables replicate between the replicas %v after each write, last writer wins; every cross-Region call takes %v more\n", o.GlobalTableDelay, o.RTT)
+	if err := w.CreateStream(ctx, o.Stream, int32(o.Shards)); err != nil {
+		return nil, tearDown, err
+	}
+	if err := w.CreateTables(ctx, replicator.DefaultCheckpointTable, replicator.DefaultActiveRegionTable); err != nil {
+		return nil, tearDown, err
+	}
+	fmt.Fprintf(s.out, "Created stream %q (%d shards) in both Regions and the tables %s, %s in both replicas\n",
+		o.Stream, o.Shards, replicator.DefaultActiveRegionTable, replicator.DefaultCheckpointTable)
+
+	d, err = localdeploy.Start(ctx, w, localdeploy.Options{
+		Streams:          []string{o.Stream},
+		CacheTTL:         o.CacheTTL,
+		SwitchSettle:     o.SwitchSettle,
+		Logger:           slog.New(slog.NewTextHandler(o.Log, nil)),
+		ReplicatorOutput: func(region string) io.Writer { return s.tallies[region] },
+	})
+	if err != nil {
+		return nil, tearDown, err
+	}
+	// Closed before the world: the mappings and invoke endpoints use it.
+	closers = append(closers, d.Close)
+	for i, name := range Regions {
+		s.regions[i] = &region{name: name, kinesis: w.KinesisClient(name, name), failover: d.Failover(name), mapping: d.Mapping(name, o.Stream), metrics: s.tallies[name]}
+	}
+	if _, err := d.Init(ctx, Regions[0]); err != nil {
+		return nil, tearDown, fmt.Errorf("seed the active-Region config: %w", err)
+	}
+	fmt.Fprintf(s.out, "Seeded the config through %s's failover function (init): %s active, epoch 1; replicated to %s\n", Regions[0], Regions[0], Regions[1])
+	fmt.Fprintf(s.out, "Replicators and failover functions run with ACTIVE_REGION_CACHE_TTL %v; switchovers in %s mode\n", o.CacheTTL, o.Mode)
+	if o.Impair != nil {
+		s.hang = &hang{Impairment: *o.Impair, healed: make(chan struct{})}
+		closers = append(closers, s.hang.stop)
+		fmt.Fprintf(s.out, "%s will hang from just before the switch that leaves it until %v after that call returns\n", o.Impair.Region, o.Impair.For)
+	}
+	return d, tearDown, nil
+}
+
+// startProgress prints a progress line every ProgressEvery until the
+// returned stop, which may be called more than once.
+func (s *story) startProgress(ctx context.Context) (stop func()) {
+	s.progress = newProgress(s.out, s.task, s.regions, s.started)
+	progressCtx, stopProgress := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.progress.run(progressCtx, s.o.ProgressEvery)
+	}()
+	return sync.OnceFunc(func() {
+		stopProgress()
+		<-done
+	})
+}
+
+// tell is the story's three phases: the CDC task produces in the first
+// Region, the operator fails over to the second and producing goes on
+// there, then fails back and producing goes on in the first.
+func (s *story) tell(ctx context.Context, sum *Summary) error {
+	phase := s.o.phase()
+	steps := []struct{ active, from *region }{{s.regions[0], nil}, {s.regions[1], s.regions[0]}, {s.regions[0], s.regions[1]}}
+	for i, step := range steps {
+		if step.from != nil {
+			f, err := s.switchOver(ctx, step.from, step.active, int64(i), sum.Failovers)
+			sum.Failovers = append(sum.Failovers, f)
+			if err != nil {
+				return err
+			}
+		}
+		s.progress.setActive(step.active.name)
+		fmt.Fprintf(s.out, "Producing %d records/s over %d keys into %s for %v\n", s.o.Rate, s.o.Keys, step.active.name, phase.Round(time.Millisecond))
+		if _, err := producePaced(ctx, s.task, step.active.name, step.active.kinesis, s.o.Rate, phase); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUp waits, once the CDC task has stopped, until both mappings have
+// acknowledged everything (after a hung Region answers again).
+func (s *story) catchUp(ctx context.Context, d *localdeploy.Deployment) error {
+	fmt.Fprintln(s.out, "CDC task stopped; waiting until both mappings have caught up")
+	if s.hang != nil {
+		if err := s.hang.waitHealed(ctx, s.out, "the final check"); err != nil {
+			return err
+		}
+	}
+	if err := s.settle(ctx); err != nil {
+		return err
+	}
+	return d.Err()
+}
+
+// judge reads both streams back and fills in the verdicts: promisecheck's
+// against everything the CDC task wrote, and verify's, which knows only
+// what a deployment knows.
+func (s *story) judge(ctx context.Context, sum *Summary) error {
+	streams := map[string][]promisecheck.Copy{}
+	for _, r := range s.regions {
+		recs, err := promisecheck.ReadStream(ctx, r.kinesis, s.o.Stream)
+		if err != nil {
+			return err
+		}
+		streams[r.name] = recs
+	}
+	written := s.task.Written()
+	sum.Result = promisecheck.Check(written, streams, s.checks)
+	v, err := s.verify(ctx)
+	if err != nil {
+		return err
+	}
+	sum.Verify = v
+	sum.Regions = summarise(written, streams, sum.Result)
+	for i, r := range s.regions {
+		c, _ := r.metrics.take()
+		sum.Mappings[i] = MappingStats{Region: r.name, Stats: r.mapping.Stats(), Skipped: c.Skipped, Superseded: c.Superseded, Resent: c.Resent, Failed: c.Failed}
+	}
+	sum.Wall = time.Since(s.started)
+	return nil
 }
 
 // settle waits until each mapping has acknowledged every record its stream

@@ -19,8 +19,10 @@ var ErrArrivalAfterRead = errors.New("record arrived after the newest config rea
 var ErrUndecidable = errors.New("record older than the config's kept history")
 
 // Getter reads a stream's config from one replica of the table; *Store is
-// one. It must read consistently: a read that starts after a write to the
-// same replica was acknowledged returns that write or a later one.
+// one, and Get keeps the contract of Store.Get (ErrNotFound, a malformed
+// item an error, never a guess). It must read consistently: a read that
+// starts after a write to the same replica was acknowledged returns that
+// write or a later one.
 type Getter interface {
 	Get(ctx context.Context, stream string) (Config, error)
 }
@@ -179,13 +181,6 @@ func (v Verdict) first(d Decision) int {
 		}
 	}
 	return -1
-}
-
-// ReadAt returns when the cached own-replica config of stream was read, for
-// metrics.
-func (c *Cache) ReadAt(stream string) (time.Time, bool) {
-	entry, ok := c.lookup(ownReplica, stream)
-	return entry.readAt, ok
 }
 
 func (c *Cache) cachedOrRead(ctx context.Context, r replica, stream string, ttl time.Duration) (cached, error) {

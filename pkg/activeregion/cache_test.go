@@ -294,7 +294,7 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 		t.Fatalf("slow decide: %v", err)
 	}
 
-	readAt, ok := cache.ReadAt("orders")
+	readAt, ok := cachedReadAt(cache, "orders")
 	if !ok || !readAt.Equal(at(2*time.Second)) {
 		t.Errorf("got cached read at %s (present %t), want %s", readAt, ok, at(2*time.Second))
 	}
@@ -310,17 +310,24 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 	}
 }
 
-func TestReadAtReportsTheCachedRead(t *testing.T) {
+// cachedReadAt is when the cached own-replica read of stream started: the
+// time the rule's skip decisions and the TTL are measured from.
+func cachedReadAt(c *Cache, stream string) (time.Time, bool) {
+	entry, ok := c.lookup(ownReplica, stream)
+	return entry.readAt, ok
+}
+
+func TestDecideCachesTheReadWithTheTimeItStarted(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	cache := NewCache(&fakeGetter{cfg: activeFrom(east1, at(-time.Hour))}, nil, time.Minute, clock.Now)
-	if _, ok := cache.ReadAt("orders"); ok {
+	if _, ok := cachedReadAt(cache, "orders"); ok {
 		t.Fatal("got a cached read before any Decide, want none")
 	}
 	if _, err := cache.Decide(context.Background(), "orders", east1, nil); err != nil {
 		t.Fatal(err)
 	}
 	clock.set(at(time.Second))
-	got, ok := cache.ReadAt("orders")
+	got, ok := cachedReadAt(cache, "orders")
 	if !ok || !got.Equal(t0) {
 		t.Errorf("got read at %s (present %t), want %s", got, ok, t0)
 	}

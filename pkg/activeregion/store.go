@@ -25,6 +25,11 @@ type DynamoDBAPI interface {
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
 // Store reads and writes the config items of one kdsActiveRegionConfig table.
+//
+// Its method docs are the contract of the config table, for every
+// implementation: consumers (failover.ConfigStore, Getter) refer to them, and
+// activeregiontest.RunStoreContract checks it against this Store on dynalite
+// and against the in-memory activeregiontest.Store.
 type Store struct {
 	client DynamoDBAPI
 	table  string
@@ -37,8 +42,12 @@ func NewStore(client DynamoDBAPI, table string) *Store {
 
 // Get reads the config item of stream with a consistent read: the replicator
 // must not decide on a config older than the failover that just finished.
-// A stream without an item is ErrNotFound; a malformed item is an error naming
-// the stream and the attribute.
+//   - An empty stream name is an error, not ErrNotFound.
+//   - A stream without an item is ErrNotFound, naming the stream.
+//   - A malformed item (wrong attribute type, or failing Config.Validate) is
+//     an error naming the stream and the attribute, never ErrNotFound: a
+//     caller must not mistake it for a missing item.
+//   - Times come back in UTC.
 func (s *Store) Get(ctx context.Context, stream string) (Config, error) {
 	if stream == "" {
 		return Config{}, errors.New("get active-Region config: stream name is empty")
@@ -61,9 +70,10 @@ func (s *Store) Get(ctx context.Context, stream string) (Config, error) {
 	return cfg, nil
 }
 
-// List returns every config item of the table, sorted by StreamName. One
-// malformed item fails the whole list: failover must not silently leave a
-// stream out.
+// List returns every config item of the table, sorted by StreamName, each as
+// Get returns it; an empty table is no configs and no error. One malformed
+// item fails the whole list, naming its stream: failover must not silently
+// leave a stream out.
 func (s *Store) List(ctx context.Context) ([]Config, error) {
 	pages := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
 		TableName:      aws.String(s.table),
@@ -94,11 +104,15 @@ func streamNameOf(item map[string]ddbtypes.AttributeValue) string {
 	return "(no streamName)"
 }
 
-// Create writes cfg as a new item unless the stream already has one: a Region
-// that was failed over to must stay active across redeploys, so an existing
-// item is reported as (false, nil) and left as it is. An empty History is
-// filled with the one entry cfg describes, and an Epoch of 0 becomes 1, so
-// callers can pass just the stream, Region and time.
+// Create writes cfg as a new item unless the stream already has one.
+//   - An existing item, even a malformed one, is (false, nil) and left as it
+//     is: a Region that was failed over to must stay active across
+//     redeploys.
+//   - An empty History is filled with the one entry cfg describes, and an
+//     Epoch of 0 becomes 1, so callers can pass just the stream, Region and
+//     time.
+//   - A cfg that fails Config.Validate (after that filling) is an error and
+//     writes nothing.
 func (s *Store) Create(ctx context.Context, cfg Config) (created bool, err error) {
 	if cfg.Epoch == 0 {
 		cfg.Epoch = 1
@@ -155,15 +169,25 @@ type Switch struct {
 }
 
 // Switch makes sw.To the active Region of stream from sw.At on: epoch + 1 and
-// a new history entry. It reads the item (consistently), checks the fence and
-// writes on condition that the epoch is still the one it read, so of two
-// concurrent switches from the same epoch exactly one wins and the other gets
-// ErrConflict with nothing written.
+// a new history entry (sw.Mode, empty meaning ModeRewind; sw.ResumeFrom in
+// UTC), history pruned by sw.HistoryRetention and sw.HistoryLimit. It reads
+// the item (consistently), checks the fence and writes on condition that the
+// epoch is still the one it read. Epochs never go backwards.
+//   - Fence: with sw.ExpectedEpoch set and the item at another epoch, it is
+//     ErrStaleEpoch and nothing is written, even to the active Region.
+//   - Conflict: when the item changed between the read and the write (of two
+//     concurrent switches from one epoch exactly one wins), it is
+//     ErrConflict and nothing is written.
+//   - Switching to the Region already active writes nothing and returns the
+//     item unchanged with a nil error; callers that need to tell the cases
+//     apart compare cfg.ActiveRegion before calling (the failover report
+//     says "already active" that way).
+//   - An empty sw.To, a zero sw.At, a sw.At before the current epoch's
+//     start, a negative history bound or an unknown mode is an error and
+//     writes nothing; a stream without an item is ErrNotFound; a malformed
+//     item is Get's error.
 //
-// Switching to the Region already active writes nothing and returns the item
-// unchanged with a nil error; callers that need to tell the cases apart
-// compare cfg.ActiveRegion before calling (the failover report says
-// "already active" that way).
+// Every error names the stream and returns the zero Config.
 func (s *Store) Switch(ctx context.Context, stream string, sw Switch) (Config, error) {
 	if sw.To == "" {
 		return Config{}, fmt.Errorf("switch stream %s: target Region is empty", stream)
@@ -249,9 +273,16 @@ type Visibility struct {
 	ResumeFrom *time.Time
 }
 
-// RecordVisibility sets VisibleBy, SettledAt and ResumeFrom on the current
-// history entry if it is still the one v names. A later switch, or another
-// request's, is (false, nil): nothing of that entry is left to record.
+// RecordVisibility sets VisibleBy, SettledAt and ResumeFrom (replacing the
+// entry's, in UTC) on the current history entry if it is still the one v
+// names: epoch v.Epoch, written by request v.RequestID. The write is
+// conditional on the epoch read.
+//   - (true, nil): recorded.
+//   - (false, nil): the condition lost, nothing written: the current entry
+//     is another epoch's or another request's, or a switch landed between
+//     the read and the write. Nothing of that entry is left to record.
+//   - A stream without an item is ErrNotFound; a malformed item is Get's
+//     error.
 func (s *Store) RecordVisibility(ctx context.Context, stream string, v Visibility) (bool, error) {
 	cur, err := s.Get(ctx, stream)
 	if err != nil {

@@ -27,6 +27,11 @@ type DynamoDBAPI interface {
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
 // Store reads and writes the checkpoints of one kdsReplicationCheckpoint table.
+//
+// Its method docs are the contract of the checkpoint table, for every
+// implementation: consumers (the replicator's store, failover.CheckpointLoader)
+// refer to them, and checkpointtest.RunStoreContract checks it against this
+// Store on dynalite and against the in-memory checkpointtest.Store.
 type Store struct {
 	client DynamoDBAPI
 	table  string
@@ -58,8 +63,16 @@ const saveCondition = "attribute_not_exists(shardId) OR epoch < :epoch OR " +
 // among equal lengths; that is exact because sequence numbers have no
 // leading zeros, which Validate enforces.
 //
-// A checkpoint that is not ahead (older, or the same sequence number again)
-// is (false, nil): losing the condition is a result, not an error.
+// The contract, in short:
+//   - (true, nil): cp is stored, replacing the item whole (a drain mark is
+//     not carried over; MarkDrained sets it again).
+//   - (false, nil): the condition lost, nothing written: cp is not ahead
+//     (older, or the same sequence number again). Losing the condition is a
+//     result, not an error.
+//   - A cp that fails Validate is an error naming the stream and shard, and
+//     writes nothing. Any other failure is an error that wraps the cause.
+//   - A checkpoint never moves backwards, whatever the order of concurrent
+//     saves: the stored one is the maximum saved.
 func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err error) {
 	if err := cp.Validate(); err != nil {
 		return false, fmt.Errorf("save checkpoint of stream %s shard %s: %w", cp.StreamName, cp.ShardID, err)
@@ -93,9 +106,12 @@ func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err err
 }
 
 // MarkDrained records on region's checkpoint of shard that every record of
-// its epoch `epoch` on that shard has been acknowledged. A shard without a
-// checkpoint, or one marked for that epoch or a later one already, is
-// (false, nil).
+// its epoch `epoch` on that shard has been acknowledged (DrainedEpoch, and
+// DrainedAt = at in UTC). The mark only moves forward:
+//   - (true, nil): marked.
+//   - (false, nil): the condition lost, nothing written: no checkpoint of
+//     that Region's shard, or one marked for that epoch or a later one
+//     already.
 func (s *Store) MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error) {
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table),
@@ -121,11 +137,14 @@ func (s *Store) MarkDrained(ctx context.Context, stream, region, shard string, e
 }
 
 // Load returns region's checkpoints of every shard of stream, sorted by
-// ShardID; a stream without checkpoints gives an empty slice. Items written
-// before the per-Region key (no Region in shardId) are not returned: which
-// Region's shard they describe is not known for certain. A malformed item is
-// an error naming its shard: a resume point computed without it would be
-// wrong.
+// ShardID, times in UTC; a stream without checkpoints gives an empty,
+// non-nil slice. Other Regions' items are never returned, and neither are
+// items written before the per-Region key (no Region in shardId): which
+// Region's shard they describe is not known for certain. A region that is
+// empty or contains the key separator is an error. A malformed item (failing
+// Validate, or whose key disagrees with its attributes) fails the whole load
+// with an error naming the stream and the item's key: a resume point
+// computed without it would be wrong.
 func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, error) {
 	if region == "" || strings.Contains(region, keySeparator) {
 		return nil, fmt.Errorf("load checkpoints of stream %s: Region %q is not a Region name", stream, region)

@@ -1,13 +1,11 @@
 package failover
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,20 +15,19 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion/activeregiontest"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 )
 
-// fakeConfigs is an in-memory ConfigStore with the fenced-write semantics of
-// activeregion.Store, counting reads and writes.
+// fakeConfigs is the shared in-memory config store (its fenced-write
+// semantics are checked against the real one by
+// activeregiontest.RunStoreContract), with the faults and the record of
+// Switch calls these tests need.
 type fakeConfigs struct {
+	*activeregiontest.Store
 	mu       sync.Mutex
-	items    map[string]activeregion.Config
-	reads    int
-	writes   int
 	switches []activeregion.Switch
-	// beforeWrite runs inside Switch between its read and its conditional
-	// write: a test uses it to let another writer win the race.
-	beforeWrite func(stream string)
 	// switchErr fails the switch of a stream with an error.
 	switchErr map[string]error
 	// createErr fails Create with an error.
@@ -39,129 +36,41 @@ type fakeConfigs struct {
 }
 
 func newFakeConfigs(cfgs ...activeregion.Config) *fakeConfigs {
-	f := &fakeConfigs{items: map[string]activeregion.Config{}}
-	for _, c := range cfgs {
-		f.items[c.StreamName] = c
-	}
-	return f
+	return &fakeConfigs{Store: activeregiontest.New(cfgs...)}
 }
 
-func (f *fakeConfigs) Get(_ context.Context, stream string) (activeregion.Config, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads++
-	cfg, ok := f.items[stream]
-	if !ok {
-		return activeregion.Config{}, fmt.Errorf("get %s: %w", stream, activeregion.ErrNotFound)
-	}
-	return cfg, nil
-}
-
-func (f *fakeConfigs) List(context.Context) ([]activeregion.Config, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads++
+func (f *fakeConfigs) List(ctx context.Context) ([]activeregion.Config, error) {
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
-	var cfgs []activeregion.Config
-	for _, c := range f.items {
-		cfgs = append(cfgs, c)
-	}
-	slices.SortFunc(cfgs, func(a, b activeregion.Config) int { return strings.Compare(a.StreamName, b.StreamName) })
-	return cfgs, nil
+	return f.Store.List(ctx)
 }
 
-func (f *fakeConfigs) Create(_ context.Context, cfg activeregion.Config) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *fakeConfigs) Create(ctx context.Context, cfg activeregion.Config) (bool, error) {
 	if f.createErr != nil {
 		return false, f.createErr
 	}
-	if _, ok := f.items[cfg.StreamName]; ok {
-		return false, nil
-	}
-	if err := cfg.Validate(); err != nil {
-		return false, err
-	}
-	f.writes++
-	f.items[cfg.StreamName] = cfg
-	return true, nil
+	return f.Store.Create(ctx, cfg)
 }
 
-func (f *fakeConfigs) Switch(_ context.Context, stream string, sw activeregion.Switch) (activeregion.Config, error) {
+func (f *fakeConfigs) Switch(ctx context.Context, stream string, sw activeregion.Switch) (activeregion.Config, error) {
 	f.mu.Lock()
 	f.switches = append(f.switches, sw)
-	if err := f.switchErr[stream]; err != nil {
-		f.mu.Unlock()
+	err := f.switchErr[stream]
+	f.mu.Unlock()
+	if err != nil {
 		return activeregion.Config{}, err
 	}
-	cur, ok := f.items[stream]
-	if !ok {
-		f.mu.Unlock()
-		return activeregion.Config{}, activeregion.ErrNotFound
-	}
-	if sw.ExpectedEpoch != nil && *sw.ExpectedEpoch != cur.Epoch {
-		f.mu.Unlock()
-		return activeregion.Config{}, fmt.Errorf("epoch %d: %w", cur.Epoch, activeregion.ErrStaleEpoch)
-	}
-	if cur.ActiveRegion == sw.To {
-		f.mu.Unlock()
-		return cur, nil
-	}
-	hook := f.beforeWrite
-	f.mu.Unlock()
-	if hook != nil {
-		hook(stream)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.items[stream].Epoch != cur.Epoch {
-		return activeregion.Config{}, activeregion.ErrConflict
-	}
-	next := switched(cur, sw.To, sw.At)
-	last := &next.History[len(next.History)-1]
-	last.Reason, last.RequestID, last.RequestedBy, last.ResumeFrom = sw.Reason, sw.RequestID, sw.RequestedBy, sw.ResumeFrom
-	last.Mode = cmp.Or(sw.Mode, activeregion.ModeRewind)
-	next.UpdatedBy, next.Reason = sw.UpdatedBy, sw.Reason
-	next.History = activeregion.PruneHistory(next.History, sw.At, cmp.Or(sw.HistoryRetention, activeregion.DefaultHistoryRetention), cmp.Or(sw.HistoryLimit, activeregion.DefaultHistoryLimit))
-	f.items[stream] = next
-	f.writes++
-	return next, nil
+	return f.Store.Switch(ctx, stream, sw)
 }
 
-func (f *fakeConfigs) RecordVisibility(_ context.Context, stream string, v activeregion.Visibility) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cur, ok := f.items[stream]
-	if !ok {
-		return false, activeregion.ErrNotFound
-	}
-	last := cur.History[len(cur.History)-1]
-	if cur.Epoch != v.Epoch || last.RequestID != v.RequestID {
-		return false, nil
-	}
-	cur.History = slices.Clone(cur.History)
-	visible, settled := v.VisibleBy.UTC(), v.SettledAt.UTC()
-	cur.History[len(cur.History)-1].VisibleBy = &visible
-	cur.History[len(cur.History)-1].SettledAt = &settled
-	cur.History[len(cur.History)-1].ResumeFrom = v.ResumeFrom
-	f.items[stream] = cur
-	f.writes++
-	return true, nil
-}
-
+// item is the stored item of stream, the zero Config when there is none.
 func (f *fakeConfigs) item(stream string) activeregion.Config {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.items[stream]
+	cfg, _ := f.Item(stream)
+	return cfg
 }
 
-func (f *fakeConfigs) writeCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.writes
-}
+func (f *fakeConfigs) writeCount() int { return f.Writes() }
 
 // switched is cfg moved to region at t, one epoch on.
 func switched(cfg activeregion.Config, region string, t time.Time) activeregion.Config {
@@ -183,24 +92,6 @@ func configAt(stream string, regions ...string) activeregion.Config {
 }
 
 var t0 = time.Date(2026, 7, 18, 20, 0, 0, 0, time.UTC)
-
-type fakeCheckpoints struct {
-	byStream map[string][]checkpoint.Checkpoint
-	err      error
-}
-
-func (f *fakeCheckpoints) Load(_ context.Context, stream, region string) ([]checkpoint.Checkpoint, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	var out []checkpoint.Checkpoint
-	for _, cp := range f.byStream[stream] {
-		if cp.SourceRegion == region {
-			out = append(out, cp)
-		}
-	}
-	return out, nil
-}
 
 // cp is a checkpoint of stream's shard at commit time ts, written by region's
 // replicator in epoch.
@@ -266,7 +157,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 type fakeKinesis struct {
 	mu     sync.Mutex
 	shards map[string][]kinesistypes.Shard
-	cps    *fakeCheckpoints
+	cps    *checkpointtest.Store
 	err    error
 	calls  int
 	// pageSize, when set, splits the listing into pages of that many shards.
@@ -307,9 +198,7 @@ func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInpu
 	}
 	all, ok := f.shards[stream]
 	if !ok && f.cps != nil {
-		for _, c := range f.cps.byStream[stream] {
-			all = append(all, openShard(c.ShardID))
-		}
+		all = checkpointShards(f.cps, stream)
 	}
 	end := len(all)
 	if f.pageSize > 0 && start+f.pageSize < end {
@@ -320,6 +209,27 @@ func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInpu
 		out.NextToken = aws.String(fmt.Sprintf("%s %d", stream, end))
 	}
 	return out, nil
+}
+
+// checkpointShards is one open shard per shard that either Region has a
+// checkpoint of.
+func checkpointShards(cps *checkpointtest.Store, stream string) []kinesistypes.Shard {
+	var ids []string
+	for _, region := range []string{east1, east2} {
+		loaded, err := cps.Load(context.Background(), stream, region)
+		if err != nil {
+			panic(err) // the tests' own checkpoints are valid
+		}
+		for _, c := range loaded {
+			ids = append(ids, c.ShardID)
+		}
+	}
+	slices.Sort(ids)
+	var shards []kinesistypes.Shard
+	for _, id := range slices.Compact(ids) {
+		shards = append(shards, openShard(id))
+	}
+	return shards
 }
 
 func openShard(id string) kinesistypes.Shard {

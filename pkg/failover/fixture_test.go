@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.response.json from the current output")
@@ -27,12 +25,12 @@ func fixtureHandler() *fixture {
 	s.ReplicatorFunctionName = "kds-crr-replicator"
 	f := newFixture(s, configAt("orders", east1), configAt("payments", east1))
 	minute := func(m int) time.Time { return t0.Add(9 * time.Hour).Add(time.Duration(m) * time.Minute) }
-	f.cps.byStream["orders"] = []checkpoint.Checkpoint{
+	f.cps.Put(
 		cp("orders", "shardId-000000000000", minute(50), east1, 1),
 		cp("orders", "shardId-000000000001", minute(12), east1, 1),
 		cp("orders", "shardId-000000000002", minute(49), east1, 1),
-	}
-	f.cps.byStream["payments"] = []checkpoint.Checkpoint{cp("payments", "shardId-000000000000", minute(47), east1, 1)}
+	)
+	f.cps.Put(cp("payments", "shardId-000000000000", minute(47), east1, 1))
 	zero := int32(0)
 	f.lambdas[east2].reserved = &zero
 	return f

@@ -30,29 +30,30 @@ import (
 )
 
 // ConfigStore is what failover needs of the active-Region config table.
-// It works on the function's own Region's replica only.
+// It works on the function's own Region's replica only. Each method keeps
+// the contract written on the activeregion.Store method of the same name
+// (activeregiontest.RunStoreContract checks every implementation); failover
+// relies in particular on these parts of it.
 type ConfigStore interface {
-	// Get reads stream's item consistently; a stream without one is
-	// activeregion.ErrNotFound.
+	// Get: ErrNotFound for a stream without an item.
 	Get(ctx context.Context, stream string) (activeregion.Config, error)
-	// List returns every item, sorted by stream; one malformed item fails it.
+	// List: one malformed item fails it, so no stream is left out.
 	List(ctx context.Context) ([]activeregion.Config, error)
-	// Create writes cfg unless the stream has an item: (false, nil) then.
+	// Create: (false, nil) for a stream that has an item, left as it is.
 	Create(ctx context.Context, cfg activeregion.Config) (created bool, err error)
-	// Switch moves the stream to sw.To from sw.At at epoch+1, only if the
-	// item is still at the epoch it reads (else activeregion.ErrConflict)
-	// and at sw.ExpectedEpoch when set (else activeregion.ErrStaleEpoch);
-	// a switch to the active Region writes nothing and returns the item.
+	// Switch: ErrStaleEpoch (fence) and ErrConflict (lost race) write
+	// nothing; a switch to the active Region returns the item unchanged.
 	Switch(ctx context.Context, stream string, sw activeregion.Switch) (activeregion.Config, error)
-	// RecordVisibility sets v's times on the current history entry if it is
-	// still v.Epoch written by v.RequestID; (false, nil) when it is not.
+	// RecordVisibility: (false, nil) when the entry is no longer the one v
+	// names.
 	RecordVisibility(ctx context.Context, stream string, v activeregion.Visibility) (bool, error)
 }
 
-// CheckpointLoader reads a stream's checkpoints, one per shard.
+// CheckpointLoader reads a stream's checkpoints, one per shard. Load keeps
+// the contract of checkpoint.Store.Load (checkpointtest.RunStoreContract
+// checks every implementation): region's items only, sorted by shard id, an
+// empty slice when there are none, and a malformed item fails the load.
 type CheckpointLoader interface {
-	// Load returns region's checkpoints of stream sorted by shard id; an
-	// empty slice when there are none; a malformed item is an error.
 	Load(ctx context.Context, stream, region string) ([]checkpoint.Checkpoint, error)
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 )
 
 const (
@@ -48,7 +49,7 @@ type fixture struct {
 	h       *Handler
 	in      map[string]*Handler // the same function deployed in each Region
 	configs *fakeConfigs
-	cps     *fakeCheckpoints
+	cps     *checkpointtest.Store
 	lambdas map[string]*fakeLambda
 	kinesis map[string]*fakeKinesis
 	log     *bytes.Buffer
@@ -61,7 +62,7 @@ type fixture struct {
 func newFixture(s Settings, cfgs ...activeregion.Config) *fixture {
 	f := &fixture{
 		configs: newFakeConfigs(cfgs...),
-		cps:     &fakeCheckpoints{byStream: map[string][]checkpoint.Checkpoint{}},
+		cps:     checkpointtest.New(),
 		lambdas: map[string]*fakeLambda{east1: {}, east2: {}},
 		log:     &bytes.Buffer{},
 	}
@@ -240,10 +241,10 @@ func TestFailoverToTheActiveRegionChangesNothingAndSaysSo(t *testing.T) {
 
 func TestRetriedFailoverAndStatusReportTheResumePointOfTheSwitch(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+	f.cps.Put(
 		cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1),
 		cp("s1", "shardId-000000000001", t0.Add(9*time.Minute), east1, 1),
-	}
+	)
 	first := f.handle(t, inLambda("req-switch"), `{"targetRegion":"us-east-2","streams":["s1"]}`)
 	want := t0.Add(9 * time.Minute)
 	if got := first.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {
@@ -255,12 +256,12 @@ func TestRetriedFailoverAndStatusReportTheResumePointOfTheSwitch(t *testing.T) {
 	// us-east-1's checkpoints move on (writes that landed in the lease)
 	// and us-east-2's replicator checkpoints the other direction in its
 	// own items.
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+	f.cps.Put(
 		cp("s1", "shardId-000000000000", t0.Add(11*time.Minute), east1, 1),
 		cp("s1", "shardId-000000000001", t0.Add(12*time.Minute), east1, 1),
 		cp("s1", "shardId-000000000000", t0.Add(2*time.Hour), east2, 2),
 		cp("s1", "shardId-000000000001", t0.Add(2*time.Hour), east2, 2),
-	}
+	)
 	for _, payload := range []string{`{"targetRegion":"us-east-2","streams":["s1"]}`, `{"action":"status"}`} {
 		r := f.handle(t, context.Background(), payload)
 		if got := r.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {
@@ -326,7 +327,7 @@ func TestResumePointCountsOnlyTheCheckpointsOfTheRegionLeft(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(testSettings(), tt.cfg)
-			f.cps.byStream["s1"] = tt.cps
+			f.cps.Put(tt.cps...)
 			r := f.handle(t, context.Background(), tt.payload)
 			got := r.Streams[0].ResumeFrom
 			if (got == nil) != (tt.wantResume == nil) || (got != nil && !got.Equal(*tt.wantResume)) {
@@ -370,14 +371,12 @@ func TestExpectedEpochFencesTheSwitch(t *testing.T) {
 
 func TestRacingFailoverLosesOneStreamAndSwitchesTheOther(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1), configAt("s2", east1))
-	f.configs.beforeWrite = func(stream string) {
-		if stream != "s1" {
+	f.configs.BeforeWrite(func(method, stream string) {
+		if method != "Switch" || stream != "s1" {
 			return
 		}
-		f.configs.mu.Lock()
-		f.configs.items["s1"] = switched(f.configs.items["s1"], east2, now.Add(-time.Second))
-		f.configs.mu.Unlock()
-	}
+		f.configs.Put(switched(f.configs.item("s1"), east2, now.Add(-time.Second)))
+	})
 	r := f.handle(t, context.Background(), `{"targetRegion":"us-east-2"}`)
 	if got, want := statuses(r), map[string]string{"s1": StatusConflict, "s2": StatusSwitched}; !equalMaps(got, want) {
 		t.Fatalf("got statuses %v, want %v", got, want)
@@ -397,13 +396,13 @@ func TestConcurrentFailoversHaveOneWinnerPerStream(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	// Both calls read epoch 1 before either writes.
-	f.configs.beforeWrite = func(stream string) {
-		if stream == "s1" {
+	f.configs.BeforeWrite(func(method, stream string) {
+		if method == "Switch" && stream == "s1" {
 			arrived.Done()
 			once.Do(func() { go func() { arrived.Wait(); close(release) }() })
 			<-release
 		}
-	}
+	})
 	reports := make([]Report, 2)
 	var wg sync.WaitGroup
 	for i := range reports {
@@ -426,7 +425,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	s := testSettings()
 	s.ReplicatorFunctionName = "kds-crr-replicator"
 	f := newFixture(s, configAt("s1", east1), configAt("s2", east1, east2))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(time.Minute), east1, 1)}
+	f.cps.Put(cp("s1", "shardId-000000000000", t0.Add(time.Minute), east1, 1))
 	r := f.handle(t, context.Background(), `{"targetRegion":"us-east-2","dryRun":true,"parkPrevious":true}`)
 	if got, want := statuses(r), map[string]string{"s1": StatusDryRun, "s2": StatusAlreadyActive}; !equalMaps(got, want) {
 		t.Fatalf("got statuses %v, want %v", got, want)
@@ -615,7 +614,7 @@ func TestResumePointsAndCheckpointWarnings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(testSettings(), configAt("s1", east1))
-			f.cps.byStream["s1"] = tt.cps
+			f.cps.Put(tt.cps...)
 			r := f.handle(t, context.Background(), `{`+tt.ignore+`"targetRegion":"us-east-2","dryRun":true}`)
 			s1 := r.Streams[0]
 			if !equalTimes(s1.ResumeFrom, tt.wantResume) {
@@ -647,8 +646,8 @@ func TestResumePointsAndCheckpointWarnings(t *testing.T) {
 
 func TestLogStreamStartIsTheMinimumOverStreams(t *testing.T) {
 	f := newFixture(testSettings(), configAt("a", east1), configAt("b", east1), configAt("c", east1))
-	f.cps.byStream["a"] = []checkpoint.Checkpoint{cp("a", "shardId-000000000000", t0.Add(3*time.Minute), east1, 1)}
-	f.cps.byStream["b"] = []checkpoint.Checkpoint{cp("b", "shardId-000000000000", t0.Add(2*time.Minute), east1, 1)}
+	f.cps.Put(cp("a", "shardId-000000000000", t0.Add(3*time.Minute), east1, 1))
+	f.cps.Put(cp("b", "shardId-000000000000", t0.Add(2*time.Minute), east1, 1))
 	r := f.handle(t, context.Background(), `{"targetRegion":"us-east-2"}`)
 	if want := t0.Add(2 * time.Minute); r.LogStreamStart == nil || !r.LogStreamStart.Equal(want) {
 		t.Fatalf("got logStreamStart %v, want %v", deref(r.LogStreamStart), want)
@@ -662,10 +661,10 @@ func TestAfterFailbackOnlyTheCheckpointsOfTheRegionLeftCount(t *testing.T) {
 	// Failback to us-east-1: the checkpoints that matter are us-east-2's; a
 	// shard with only us-east-1's checkpoint of epoch 1 is not covered.
 	f := newFixture(testSettings(), configAt("s1", east1, east2))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+	f.cps.Put(
 		cp("s1", "shardId-000000000000", t0.Add(2*time.Hour), east2, 2),
 		cp("s1", "shardId-000000000001", t0.Add(30*time.Minute), east1, 1),
-	}
+	)
 	r := f.handle(t, context.Background(), `{"targetRegion":"us-east-1"}`)
 	if got := statuses(r)["s1"]; got != StatusSwitched {
 		t.Fatalf("got status %q, want switched", got)
@@ -825,7 +824,7 @@ func TestStatusIsReadOnly(t *testing.T) {
 	f := newFixture(s, configAt("a", east1, east2), configAt("b", east1))
 	// The switch into epoch 2 left us-east-1: its checkpoints are the ones
 	// that matter.
-	f.cps.byStream["a"] = []checkpoint.Checkpoint{cp("a", "shardId-000000000000", t0.Add(50*time.Minute), east1, 1)}
+	f.cps.Put(cp("a", "shardId-000000000000", t0.Add(50*time.Minute), east1, 1))
 	r := f.handle(t, context.Background(), `{"action":"status"}`)
 	if got, want := statuses(r), map[string]string{"a": StatusActive, "b": StatusActive}; !equalMaps(got, want) {
 		t.Fatalf("got statuses %v, want %v", got, want)

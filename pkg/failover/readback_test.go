@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
-	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
 func TestReadBackAfterTheSettleTellsWhichRegionsFailoverWon(t *testing.T) {
@@ -20,9 +19,7 @@ func TestReadBackAfterTheSettleTellsWhichRegionsFailoverWon(t *testing.T) {
 			cfg = switched(cfg, east2, t0.Add(2*time.Hour))
 			last := &cfg.History[len(cfg.History)-1]
 			last.RequestID, last.ResumeFrom = "req-other-region", &otherResume
-			f.configs.mu.Lock()
-			f.configs.items["s1"] = cfg
-			f.configs.mu.Unlock()
+			f.configs.Put(cfg)
 			return nil
 		}
 	}
@@ -81,7 +78,7 @@ func TestReadBackAfterTheSettleTellsWhichRegionsFailoverWon(t *testing.T) {
 				tt.settings(&s)
 			}
 			f := newFixture(s, configAt("s1", east1))
-			f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(9*time.Minute), east1, 1)}
+			f.cps.Put(cp("s1", "shardId-000000000000", t0.Add(9*time.Minute), east1, 1))
 			zero := int32(0)
 			f.lambdas[east2].reserved = &zero
 			if tt.during != nil {
@@ -111,9 +108,7 @@ func TestReadBackAfterTheSettleTellsWhichRegionsFailoverWon(t *testing.T) {
 func TestReadBackFailureKeepsTheSwitchAndSaysItIsUnconfirmed(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1))
 	f.duringSettle = func(context.Context) error {
-		f.configs.mu.Lock()
-		defer f.configs.mu.Unlock()
-		delete(f.configs.items, "s1")
+		f.configs.Delete("s1")
 		return nil
 	}
 	r := f.handle(t, context.Background(), `{"targetRegion":"us-east-2","streams":["s1"]}`)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 )
 
 func TestSettingsFromEnv(t *testing.T) {
@@ -73,7 +75,7 @@ func TestSettingsFromEnv(t *testing.T) {
 }
 
 func TestNewHandlerFillsZeroSettingsWithDefaults(t *testing.T) {
-	h := NewHandler(Settings{Regions: []string{east1, east2}}, Clients{}, WithStores(newFakeConfigs(), &fakeCheckpoints{}))
+	h := NewHandler(Settings{Regions: []string{east1, east2}}, Clients{}, WithStores(newFakeConfigs(), checkpointtest.New()))
 	if got := h.settings; got.IdleShardThreshold != DefaultIdleShardThreshold || got.CrossRegionTimeout != DefaultCrossRegionTimeout || got.HistoryLimit != 1000 || got.HistoryRetention != 365*24*time.Hour || got.SwitchSettle != DefaultSwitchSettle {
 		t.Fatalf("got threshold %v, timeout %v, history limit %d, settle %v; want the defaults", got.IdleShardThreshold, got.CrossRegionTimeout, got.HistoryLimit, got.SwitchSettle)
 	}

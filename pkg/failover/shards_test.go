@@ -85,7 +85,7 @@ func TestResumePointAccountsForEveryListedShard(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(testSettings(), configAt("s1", east1))
-			f.cps.byStream["s1"] = tt.cps
+			f.cps.Put(tt.cps...)
 			f.kinesis[east1].shards = map[string][]kinesistypes.Shard{"s1": tt.shards}
 			f.kinesis[east1].pageSize = 1
 			payload := `{"targetRegion":"us-east-2","streams":["s1"]}`
@@ -142,7 +142,7 @@ func TestShardsAreListedInTheRegionFailedAwayFromOrElseHere(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(testSettings(), configAt("s1", east1))
-			f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1)}
+			f.cps.Put(cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1))
 			// The source Region has a second shard without a checkpoint; the
 			// own Region's stream has only the one.
 			f.kinesis[east1].shards = map[string][]kinesistypes.Shard{"s1": {openShard("shardId-000000000000"), openShard("shardId-000000000001")}}
@@ -172,10 +172,10 @@ func TestShardsAreListedInTheRegionFailedAwayFromOrElseHere(t *testing.T) {
 
 func TestIdleShardAdviceWithoutAListingWarnsAboutClosedParents(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+	f.cps.Put(
 		cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1),
 		cp("s1", "shardId-000000000001", t0.Add(time.Hour), east1, 1),
-	}
+	)
 	for _, k := range f.kinesis {
 		k.err = errRegionDown
 	}
@@ -195,7 +195,7 @@ func TestIdleShardAdviceWithoutAListingWarnsAboutClosedParents(t *testing.T) {
 // may have gained a shard without a checkpoint since.
 func TestStatusAndRetriesCheckTheStoredResumePointAgainstTheShards(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1)}
+	f.cps.Put(cp("s1", "shardId-000000000000", t0.Add(10*time.Minute), east1, 1))
 	f.handle(t, context.Background(), `{"targetRegion":"us-east-2","streams":["s1"]}`)
 	if !slices.ContainsFunc(f.configs.item("s1").History, func(e activeregion.Epoch) bool { return e.ResumeFrom != nil }) {
 		t.Fatal("got no stored resumeFrom, want the switch's")

@@ -13,7 +13,6 @@ import (
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
-	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
 // movingClock is a clock that tests move forward from inside fakes.
@@ -42,7 +41,7 @@ func TestSinceIsNeverBeforeTheSwitchIsVisibleWhenTheOldRegionIsSlow(t *testing.T
 	for _, mode := range []activeregion.Mode{activeregion.ModeRewind, activeregion.ModeDrain} {
 		t.Run(string(mode), func(t *testing.T) {
 			f := newFixture(testSettings(), configAt("s1", east1))
-			f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(time.Hour), east1, 1)}
+			f.cps.Put(cp("s1", "shardId-000000000000", t0.Add(time.Hour), east1, 1))
 			clock := &movingClock{t: now}
 			// Listing the old Region's shards takes 30 s of the call.
 			f.kinesis[east1].onCall = func() { clock.advance(30 * time.Second) }
@@ -75,7 +74,7 @@ func TestTwentyStreamsSwitchWithTheOldRegionHanging(t *testing.T) {
 	s.ReplicatorFunctionName = "kds-crr-replicator"
 	f := newFixture(s, cfgs...)
 	for _, c := range cfgs {
-		f.cps.byStream[c.StreamName] = []checkpoint.Checkpoint{cp(c.StreamName, "shardId-000000000000", t0.Add(time.Hour), east1, 1)}
+		f.cps.Put(cp(c.StreamName, "shardId-000000000000", t0.Add(time.Hour), east1, 1))
 	}
 	f.kinesis[east1].hang = true
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
@@ -152,7 +151,7 @@ func TestStatusReportsADrainShardByShard(t *testing.T) {
 	f := newFixture(testSettings(), cfg)
 	drained := cp("s1", "shardId-000000000000", now.Add(-2*time.Hour), east1, 1)
 	drained.DrainedEpoch = 1
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{drained, cp("s1", "shardId-000000000001", now.Add(-2*time.Hour), east1, 1)}
+	f.cps.Put(drained, cp("s1", "shardId-000000000001", now.Add(-2*time.Hour), east1, 1))
 	r := f.handle(t, context.Background(), `{"action":"status"}`)
 	sr := r.Streams[0]
 	if sr.DrainComplete == nil || *sr.DrainComplete {
@@ -164,7 +163,9 @@ func TestStatusReportsADrainShardByShard(t *testing.T) {
 			t.Errorf("%s: got drainComplete %v, want %t", sh.ShardID, sh.DrainComplete, want[sh.ShardID])
 		}
 	}
-	f.cps.byStream["s1"][1].DrainedEpoch = 1
+	if marked, err := f.cps.MarkDrained(context.Background(), "s1", east1, "shardId-000000000001", 1, now); err != nil || !marked {
+		t.Fatalf("mark shard 1 drained: got (%t, %v), want (true, nil)", marked, err)
+	}
 	if r := f.handle(t, context.Background(), `{"action":"status"}`); r.Streams[0].DrainComplete == nil || !*r.Streams[0].DrainComplete {
 		t.Errorf("got drainComplete %v (shards %+v), want true once every shard has drained", r.Streams[0].DrainComplete, r.Streams[0].Shards)
 	}
@@ -199,9 +200,13 @@ func TestAReplicaBehindTheExpectedEpochChangesNothingAndSaysSo(t *testing.T) {
 // switch and skipped by the new Region.
 func TestDrainProducersNeverStartBeforeTheSwitchIsVisible(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000000", t0.Add(time.Hour), east1, 1)}
+	f.cps.Put(cp("s1", "shardId-000000000000", t0.Add(time.Hour), east1, 1))
 	clock := &movingClock{t: now}
-	f.configs.beforeWrite = func(string) { clock.advance(3 * time.Second) } // the switch write takes 3 s
+	f.configs.BeforeWrite(func(method, _ string) {
+		if method == "Switch" {
+			clock.advance(3 * time.Second) // the switch write takes 3 s
+		}
+	})
 	h := NewHandler(testSettings(), Clients{Kinesis: map[string]ListShardsAPI{east1: f.kinesis[east1], east2: f.kinesis[east2]}},
 		WithStores(f.configs, f.cps), WithClock(clock.now), WithLogger(discardLogger()), noSettle)
 	rep, err := h.Handle(context.Background(), json.RawMessage(`{"targetRegion":"us-east-2","mode":"drain"}`))
@@ -219,7 +224,7 @@ func TestDrainProducersNeverStartBeforeTheSwitchIsVisible(t *testing.T) {
 // unverified, and a later status, with the Region answering, withholds it.
 func TestAResumePointCheckedOnlyAgainstTheOwnRegionsShardsIsUnverified(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{cp("s1", "shardId-000000000001", t0.Add(time.Hour), east1, 1)}
+	f.cps.Put(cp("s1", "shardId-000000000001", t0.Add(time.Hour), east1, 1))
 	// us-east-1 was resharded: its child shard has no checkpoint yet.
 	f.kinesis[east1].shards = map[string][]kinesistypes.Shard{"s1": {
 		closedShard("shardId-000000000001"), childShard("shardId-000000000002", "shardId-000000000001"),
@@ -249,10 +254,10 @@ func TestAResumePointCheckedOnlyAgainstTheOwnRegionsShardsIsUnverified(t *testin
 // that epoch's producers resumed, never the checkpoints' plain minimum.
 func TestTheStoredResumePointIsTheOneTheSwitchReported(t *testing.T) {
 	f := newFixture(testSettings(), configAt("s1", east1, east2, east1))
-	f.cps.byStream["s1"] = []checkpoint.Checkpoint{
+	f.cps.Put(
 		cp("s1", "shardId-000000000000", t0.Add(3*time.Hour), east1, 3),
 		cp("s1", "shardId-000000000001", t0.Add(150*time.Minute), east1, 1),
-	}
+	)
 	rep := f.handle(t, context.Background(), `{"targetRegion":"us-east-2"}`)
 	want := t0.Add(2 * time.Hour)
 	if got := rep.Streams[0].ResumeFrom; got == nil || !got.Equal(want) {

@@ -13,10 +13,11 @@ import (
 // the handler's own cost per record.
 func BenchmarkHandle(b *testing.B) {
 	s := testSettings()
-	target, ddb := &fakeTarget{}, newFakeDynamoDB()
-	ddb.put(s.ActiveRegionTable, usEast1Active())
-	h := NewHandler(s, Clients{Target: target, DynamoDB: ddb, Fence: ddb},
-		WithOutput(io.Discard), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	fakes := bareHarness(time.Now())
+	target := fakes.target
+	fakes.ddb.put(s.ActiveRegionTable, usEast1Active())
+	h := fakes.useDoubles(NewHandler(s, Clients{Target: target, DynamoDB: fakes.ddb, Fence: fakes.ddb},
+		WithOutput(io.Discard), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil)))))
 	ev := kinesisEvent(1000, 200, time.Now().Add(-time.Minute))
 	ctx := context.Background()
 	b.ReportAllocs()

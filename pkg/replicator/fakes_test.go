@@ -3,9 +3,9 @@ package replicator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 )
 
 // fakeTarget is the target Region's Kinesis at the SDK-interface level. Each
@@ -78,28 +79,29 @@ func (f *fakeTarget) requests() int {
 	return len(f.calls)
 }
 
-// fakeDynamoDB holds items per table and key; it does not evaluate
-// conditions (the integration tests do that on the emulator).
+// fakeDynamoDB is the config table at the SDK-interface level, read through
+// the real activeregion.Store and its decoder. The replicator only reads it
+// (GetItem); its checkpoints go to the shared checkpoint double instead (see
+// harness.useDoubles), so any other call panics on the nil embedded
+// interface.
 type fakeDynamoDB struct {
-	mu      sync.Mutex
-	items   map[string]map[string]map[string]ddbtypes.AttributeValue // table → key → item
-	getErr  error
-	gets    int
-	putErrs int
+	DynamoDBAPI
+	mu     sync.Mutex
+	items  map[string]map[string]map[string]ddbtypes.AttributeValue // table → stream → item
+	getErr error
+	gets   int
 }
 
 func newFakeDynamoDB() *fakeDynamoDB {
 	return &fakeDynamoDB{items: make(map[string]map[string]map[string]ddbtypes.AttributeValue)}
 }
 
-func itemKey(item map[string]ddbtypes.AttributeValue) string {
-	var k string
-	for _, name := range []string{"streamName", "shardId"} {
-		if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
-			k += v.Value + "|"
-		}
+func streamOf(item map[string]ddbtypes.AttributeValue) string {
+	v, _ := item["streamName"].(*ddbtypes.AttributeValueMemberS)
+	if v == nil {
+		return ""
 	}
-	return k
+	return v.Value
 }
 
 func (f *fakeDynamoDB) put(table string, v any) {
@@ -112,21 +114,7 @@ func (f *fakeDynamoDB) put(table string, v any) {
 	if f.items[table] == nil {
 		f.items[table] = make(map[string]map[string]ddbtypes.AttributeValue)
 	}
-	f.items[table][itemKey(item)] = item
-}
-
-func (f *fakeDynamoDB) checkpoints(table string) map[string]checkpoint.Checkpoint {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make(map[string]checkpoint.Checkpoint)
-	for _, item := range f.items[table] {
-		var cp checkpoint.Checkpoint
-		if err := attributevalue.UnmarshalMap(item, &cp); err != nil {
-			panic(err)
-		}
-		out[cp.ShardID] = cp
-	}
-	return out
+	f.items[table][streamOf(item)] = item
 }
 
 func (f *fakeDynamoDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -136,34 +124,44 @@ func (f *fakeDynamoDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ .
 	if f.getErr != nil {
 		return nil, f.getErr
 	}
-	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)][itemKey(in.Key)]}, nil
+	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)][streamOf(in.Key)]}, nil
 }
 
-func (f *fakeDynamoDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.putErrs > 0 {
-		f.putErrs--
-		return nil, errors.New("scripted PutItem failure")
+// checkpoints is the shared checkpoint double (its conditions are checked
+// against the real store by checkpointtest.RunStoreContract), with scripted
+// Save failures.
+type checkpoints struct {
+	*checkpointtest.Store
+	mu sync.Mutex
+	// saveErrs fails this many Saves before they reach the store.
+	saveErrs int
+}
+
+func (c *checkpoints) Save(ctx context.Context, cp checkpoint.Checkpoint) (bool, error) {
+	c.mu.Lock()
+	fail := c.saveErrs > 0
+	if fail {
+		c.saveErrs--
 	}
-	table := aws.ToString(in.TableName)
-	if f.items[table] == nil {
-		f.items[table] = make(map[string]map[string]ddbtypes.AttributeValue)
+	c.mu.Unlock()
+	if fail {
+		return false, errors.New("scripted Save failure")
 	}
-	f.items[table][itemKey(in.Item)] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
+	return c.Store.Save(ctx, cp)
 }
 
-func (f *fakeDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return nil, fmt.Errorf("fake: UpdateItem (the drain mark) is tested on the emulator, in pkg/checkpoint and tests/e2e")
-}
-
-func (f *fakeDynamoDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	return nil, fmt.Errorf("fake: Query not used by the replicator")
-}
-
-func (f *fakeDynamoDB) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	return nil, fmt.Errorf("fake: Scan not used by the replicator")
+// byShard is the source Region's checkpoints of the test stream by shard.
+func (c *checkpoints) byShard(t testing.TB) map[string]checkpoint.Checkpoint {
+	t.Helper()
+	cps, err := c.Load(context.Background(), testStream, sourceRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]checkpoint.Checkpoint, len(cps))
+	for _, cp := range cps {
+		out[cp.ShardID] = cp
+	}
+	return out
 }
 
 // activeConfig is a config item with one epoch per (region, since) pair.

@@ -64,12 +64,15 @@ type decider interface {
 }
 
 // checkpointStore is the part of the checkpoint table the replicator writes.
+// Each method keeps the contract written on the checkpoint.Store method of
+// the same name (checkpointtest.RunStoreContract checks every
+// implementation); the replicator relies in particular on these parts of it.
 type checkpointStore interface {
-	// Save writes cp if it is ahead of the stored one; (false, nil) when
-	// it is not, which is no error.
+	// Save: conditional on (epoch, sequence number), never backwards;
+	// (false, nil) when cp is not ahead, which is no error.
 	Save(ctx context.Context, cp checkpoint.Checkpoint) (bool, error)
-	// MarkDrained records that region's epoch is fully acknowledged on
-	// shard; (false, nil) when there is no checkpoint or it says so already.
+	// MarkDrained: only forward; (false, nil) when there is no checkpoint
+	// or it is marked for that epoch or a later one already.
 	MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error)
 }
 

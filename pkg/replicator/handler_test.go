@@ -21,6 +21,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 	"github.com/kinesis-crr/kinesis-crr/pkg/metrics/metricstest"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
 )
@@ -86,18 +87,32 @@ func kinesisEvent(n, keys int, start time.Time) events.KinesisEvent {
 type harness struct {
 	target  *fakeTarget
 	ddb     *fakeDynamoDB
+	cps     *checkpoints
 	emf     *bytes.Buffer
 	handler *Handler
 	now     time.Time
 }
 
+// bareHarness has fakes and doubles and no handler yet.
+func bareHarness(now time.Time) *harness {
+	return &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), cps: &checkpoints{Store: checkpointtest.New()}, emf: &bytes.Buffer{}, now: now}
+}
+
+// useDoubles points hd's checkpoint writes at the shared double: NewHandler
+// builds the DynamoDB-backed store, whose conditions only the double (or
+// the emulator) honours.
+func (h *harness) useDoubles(hd *Handler) *Handler {
+	hd.checkpoints = h.cps
+	return hd
+}
+
 func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
 	t.Helper()
-	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
+	h := bareHarness(t0.Add(time.Hour))
 	if cfg != nil {
 		h.ddb.put(s.ActiveRegionTable, cfg)
 	}
-	h.handler = NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
+	h.handler = h.useDoubles(NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
 		WithOutput(h.emf),
 		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		WithClock(func() time.Time { return h.now }),
@@ -105,7 +120,7 @@ func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
 			Sleep:  func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 			Jitter: func(time.Duration) time.Duration { return 0 },
 		}),
-	)
+	))
 	return h
 }
 
@@ -158,7 +173,7 @@ func TestHandleReplicatesAndCheckpointsTheLastRecord(t *testing.T) {
 		}
 	}
 
-	cps := h.ddb.checkpoints(DefaultCheckpointTable)
+	cps := h.cps.byShard(t)
 	cp, ok := cps[testShard]
 	if !ok || len(cps) != 1 {
 		t.Fatalf("got checkpoints %v, want one for %s", cps, testShard)
@@ -265,7 +280,7 @@ func TestHandleReportsTheFirstUnwrittenRecord(t *testing.T) {
 			if got := failedIDs(resp); len(got) != 1 || got[0] != want[0] {
 				t.Fatalf("got batch item failures %v, want %v", got, want)
 			}
-			cps := h.ddb.checkpoints(DefaultCheckpointTable)
+			cps := h.cps.byShard(t)
 			if tt.wantCheckpt < 0 {
 				if len(cps) != 0 {
 					t.Fatalf("got checkpoints %v, want none", cps)
@@ -333,7 +348,7 @@ func TestHandleInInactiveRegionSkipsEverything(t *testing.T) {
 	if n := h.target.requests(); n != 0 {
 		t.Fatalf("got %d PutRecords calls, want none", n)
 	}
-	if cps := h.ddb.checkpoints(DefaultCheckpointTable); len(cps) != 0 {
+	if cps := h.cps.byShard(t); len(cps) != 0 {
 		t.Fatalf("got checkpoints %v, want the checkpoint untouched", cps)
 	}
 	doc := h.metricsOf(t)
@@ -365,7 +380,7 @@ func TestHandleDecidesByArrivalAcrossASwitch(t *testing.T) {
 	if len(h.target.written) != 5 {
 		t.Fatalf("got %d records written, want the 5 that arrived before the switch", len(h.target.written))
 	}
-	cp := h.ddb.checkpoints(DefaultCheckpointTable)[testShard]
+	cp := h.cps.byShard(t)[testShard]
 	if cp.LastSequenceNumber != ev.Records[4].Kinesis.SequenceNumber || cp.Epoch != 1 {
 		t.Fatalf("got checkpoint at %s epoch %d, want record 4 (%s) under epoch 1", cp.LastSequenceNumber, cp.Epoch, ev.Records[4].Kinesis.SequenceNumber)
 	}
@@ -486,7 +501,7 @@ func TestHandleCheckpointsACommitTimeNeverLaterThanTheLastRecords(t *testing.T) 
 			if _, err := h.handler.Handle(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
-			cp := h.ddb.checkpoints(DefaultCheckpointTable)[testShard]
+			cp := h.cps.byShard(t)[testShard]
 			if cp.TimestampSource != tt.wantFrom || !cp.LastReplicatedTimestamp.Equal(tt.wantAt(ev)) {
 				t.Fatalf("got checkpoint %s from %s, want %s from %s", cp.LastReplicatedTimestamp, cp.TimestampSource, tt.wantAt(ev), tt.wantFrom)
 			}
@@ -520,9 +535,40 @@ func TestHandleWritesToTheMappedStream(t *testing.T) {
 	}
 }
 
+// Lambda may deliver an earlier batch again after a later one was
+// checkpointed (a retry racing a new poll): its records are written again,
+// but its checkpoint loses the store's condition, which is a result, not an
+// error, and says nothing of the checkpoint's age.
+func TestHandleARedeliveredEarlierBatchDoesNotMoveTheCheckpointBack(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	later := kinesisEvent(10, 3, t0)
+	if _, err := h.handler.Handle(context.Background(), later); err != nil {
+		t.Fatal(err)
+	}
+	h.emf.Reset()
+
+	resp, err := h.handler.Handle(context.Background(), kinesisEvent(4, 3, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 0 {
+		t.Fatalf("got batch item failures %v, want none: the records are in the target", got)
+	}
+	if got, want := h.cps.byShard(t)[testShard].LastSequenceNumber, later.Records[9].Kinesis.SequenceNumber; got != want {
+		t.Fatalf("got checkpoint at %s, want it kept at the later batch's last record %s", got, want)
+	}
+	doc := h.metricsOf(t)
+	if _, ok := doc.Values["CheckpointAgeSeconds"]; ok {
+		t.Error("CheckpointAgeSeconds emitted although the checkpoint did not advance")
+	}
+	if got := doc.Values["ReplicatedRecords"]; got != 4 {
+		t.Errorf("got ReplicatedRecords %v, want the 4 records written again", got)
+	}
+}
+
 func TestHandleSurvivesACheckpointWriteFailure(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
-	h.ddb.putErrs = 1
+	h.cps.saveErrs = 1
 	resp, err := h.handler.Handle(context.Background(), kinesisEvent(3, 1, t0))
 	if err != nil {
 		t.Fatal(err)
@@ -575,7 +621,7 @@ func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) 
 	if got, want := failedIDs(resp), ev.Records[3].Kinesis.SequenceNumber; len(got) != 1 || got[0] != want {
 		t.Fatalf("got batch item failures %v, want [%s]", got, want)
 	}
-	if got, want := h.ddb.checkpoints(DefaultCheckpointTable)[testShard].LastSequenceNumber, ev.Records[2].Kinesis.SequenceNumber; got != want {
+	if got, want := h.cps.byShard(t)[testShard].LastSequenceNumber, ev.Records[2].Kinesis.SequenceNumber; got != want {
 		t.Fatalf("got checkpoint at %s, want record 2 (%s)", got, want)
 	}
 	doc := h.metricsOf(t)
@@ -599,7 +645,7 @@ func TestHandleHoldsTheFirstWritesAfterASwitchover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
+			h := bareHarness(t0.Add(time.Hour))
 			takeover := activeregion.Epoch{Region: sourceRegion, Since: h.now.Add(-tt.ago), Mode: activeregion.ModeDrain}
 			if tt.visibleBy != nil {
 				v := h.now.Add(-*tt.visibleBy)
@@ -608,11 +654,11 @@ func TestHandleHoldsTheFirstWritesAfterASwitchover(t *testing.T) {
 			cfg := activeConfig(testStream, activeregion.Epoch{Region: targetRegion, Since: t0}, takeover)
 			h.ddb.put(DefaultActiveRegionTable, cfg)
 			var waited time.Duration
-			h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
+			h.handler = h.useDoubles(NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
 				WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 				WithClock(func() time.Time { return h.now }),
 				WithSleep(func(_ context.Context, d time.Duration) error { waited += d; h.now = h.now.Add(d); return nil }),
-			)
+			))
 			resp, err := h.handler.Handle(context.Background(), kinesisEvent(4, 2, h.now.Add(-tt.ago/2)))
 			if err != nil {
 				t.Fatal(err)
@@ -631,17 +677,17 @@ func durationPtr(d time.Duration) *time.Duration { return &d }
 
 func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testing.T) {
 	now := time.Now()
-	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: now}
+	h := bareHarness(now)
 	cfg := activeConfig(testStream,
 		activeregion.Epoch{Region: targetRegion, Since: now.Add(-time.Hour)},
 		activeregion.Epoch{Region: sourceRegion, Since: now.Add(-time.Second)},
 	)
 	h.ddb.put(DefaultActiveRegionTable, cfg)
-	h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
+	h.handler = h.useDoubles(NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
 		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		WithClock(func() time.Time { return h.now }),
 		WithSleep(func(context.Context, time.Duration) error { t.Fatal("slept although the hold cannot fit"); return nil }),
-	)
+	))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	ev := kinesisEvent(3, 1, now.Add(-500*time.Millisecond))
@@ -663,13 +709,13 @@ func TestHandleRetriesTheBatchWhenTheSwitchoverHoldOutlastsTheDeadline(t *testin
 func TestHandleDoesNotWaitForAHungMetricsMirror(t *testing.T) {
 	s := testSettings()
 	s.MetricsMirrorRegion = targetRegion
-	h := &harness{target: &fakeTarget{}, ddb: newFakeDynamoDB(), emf: &bytes.Buffer{}, now: t0.Add(time.Hour)}
+	h := bareHarness(t0.Add(time.Hour))
 	h.ddb.put(DefaultActiveRegionTable, usEast1Active())
 	hung := &metricstest.Mirror{Block: make(chan struct{})}
 	defer close(hung.Block)
-	h.handler = NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Mirror: hung},
+	h.handler = h.useDoubles(NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Mirror: hung},
 		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		WithClock(func() time.Time { return h.now }))
+		WithClock(func() time.Time { return h.now })))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := h.handler.Handle(ctx, kinesisEvent(5, 5, t0))
@@ -764,7 +810,7 @@ func TestHandleSupersedesTheBacklogOfAnEpochClosedInRewindMode(t *testing.T) {
 			if want := float64(3 - tt.wantWritten); doc.Values["SupersededRecords"] != want {
 				t.Errorf("got SupersededRecords %v, want %v", doc.Values["SupersededRecords"], want)
 			}
-			if cps := h.ddb.checkpoints(DefaultCheckpointTable); tt.wantWritten == 0 && len(cps) != 0 {
+			if cps := h.cps.byShard(t); tt.wantWritten == 0 && len(cps) != 0 {
 				t.Errorf("got checkpoints %v, want none: nothing superseded is in the target", cps)
 			}
 		})
@@ -813,9 +859,9 @@ func (f slowFence) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts 
 func TestHandleWritesNothingUnderALeaseThatIsAlmostOver(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
 	// TTL 5s + grace 2s = a 7s lease; the read took 6.5s of it.
-	h.handler = NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: slowFence{h.ddb, h, 6500 * time.Millisecond}},
+	h.handler = h.useDoubles(NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: slowFence{h.ddb, h, 6500 * time.Millisecond}},
 		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		WithClock(func() time.Time { return h.now }))
+		WithClock(func() time.Time { return h.now })))
 	ev := kinesisEvent(3, 3, t0)
 	resp, err := h.handler.Handle(context.Background(), ev)
 	if err != nil {
@@ -846,9 +892,9 @@ func (f slowDescribeTarget) DescribeStreamSummary(ctx context.Context, in *kines
 // past the lease: what is left of it is taken after that call.
 func TestHandleStartsNoWriteAfterTheLeaseWhenTheRecordLimitReadIsSlow(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
-	h.handler = NewHandler(testSettings(), Clients{Target: slowDescribeTarget{h.target, h}, DynamoDB: h.ddb, Fence: h.ddb},
+	h.handler = h.useDoubles(NewHandler(testSettings(), Clients{Target: slowDescribeTarget{h.target, h}, DynamoDB: h.ddb, Fence: h.ddb},
 		WithOutput(h.emf), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		WithClock(func() time.Time { return h.now }))
+		WithClock(func() time.Time { return h.now })))
 	ev := kinesisEvent(3, 3, t0)
 	resp, err := h.handler.Handle(context.Background(), ev)
 	if err != nil {

@@ -1,0 +1,7 @@
+package activeregiontest
+
+import "testing"
+
+func TestInMemoryStoreKeepsTheContract(t *testing.T) {
+	RunStoreContract(t, InMemory)
+}

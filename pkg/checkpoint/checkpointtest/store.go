@@ -1,0 +1,135 @@
+// Package checkpointtest holds the shared test double of the checkpoint
+// table, an in-memory Store with the semantics of checkpoint.Store, and
+// RunStoreContract, the one suite every implementation must pass.
+package checkpointtest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+)
+
+// table names the in-memory table in errors, where checkpoint.Store names
+// its DynamoDB table.
+const table = "the in-memory checkpoint table"
+
+type itemKey struct{ stream, shardKey string }
+
+// Store is an in-memory checkpoint table that keeps the contract of
+// checkpoint.Store: Save is conditional on (epoch, sequence number), a drain
+// mark only moves forward, and Load reads one Region's items, sorted, and
+// refuses a malformed one. It is safe for concurrent use.
+type Store struct {
+	mu    sync.Mutex
+	items map[itemKey]checkpoint.Checkpoint
+}
+
+var _ Contract = (*Store)(nil)
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{items: make(map[itemKey]checkpoint.Checkpoint)}
+}
+
+// Put stores cps under their own keys, unconditionally and without
+// validation: the test's own writes (set-up, a malformed item).
+func (s *Store) Put(cps ...checkpoint.Checkpoint) {
+	for _, cp := range cps {
+		s.PutAt(checkpoint.Key(cp.SourceRegion, cp.ShardID), cp)
+	}
+}
+
+// PutAt stores cp under the sort key shardKey (attribute shardId) as it is,
+// for items Save never writes: keyed before the per-Region key, or under a
+// key that disagrees with their attributes.
+func (s *Store) PutAt(shardKey string, cp checkpoint.Checkpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items[itemKey{cp.StreamName, shardKey}] = utc(cp)
+}
+
+// Save keeps the contract of checkpoint.Store.Save.
+func (s *Store) Save(_ context.Context, cp checkpoint.Checkpoint) (bool, error) {
+	if err := cp.Validate(); err != nil {
+		return false, fmt.Errorf("save checkpoint of stream %s shard %s: %w", cp.StreamName, cp.ShardID, err)
+	}
+	key := itemKey{cp.StreamName, checkpoint.Key(cp.SourceRegion, cp.ShardID)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stored, ok := s.items[key]; ok && !ahead(cp, stored) {
+		return false, nil
+	}
+	// Replaced whole, as PutItem does: a drain mark is not carried over.
+	s.items[key] = utc(cp)
+	return true, nil
+}
+
+// ahead is the Store's save condition: a higher epoch, or the same epoch
+// and a sequence number that is longer, or as long and bytewise larger
+// (numeric order for the canonical numbers Validate admits).
+func ahead(cp, stored checkpoint.Checkpoint) bool {
+	if cp.Epoch != stored.Epoch {
+		return stored.Epoch < cp.Epoch
+	}
+	if len(stored.LastSequenceNumber) != len(cp.LastSequenceNumber) {
+		return len(stored.LastSequenceNumber) < len(cp.LastSequenceNumber)
+	}
+	return stored.LastSequenceNumber < cp.LastSequenceNumber
+}
+
+// MarkDrained keeps the contract of checkpoint.Store.MarkDrained.
+func (s *Store) MarkDrained(_ context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error) {
+	key := itemKey{stream, checkpoint.Key(region, shard)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp, ok := s.items[key]
+	if !ok || cp.DrainedEpoch >= epoch {
+		return false, nil
+	}
+	at = at.UTC()
+	cp.DrainedEpoch, cp.DrainedAt = epoch, &at
+	s.items[key] = cp
+	return true, nil
+}
+
+// Load keeps the contract of checkpoint.Store.Load.
+func (s *Store) Load(_ context.Context, stream, region string) ([]checkpoint.Checkpoint, error) {
+	if region == "" || strings.Contains(region, "#") {
+		return nil, fmt.Errorf("load checkpoints of stream %s: Region %q is not a Region name", stream, region)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cps := []checkpoint.Checkpoint{}
+	for key, cp := range s.items {
+		if key.stream != stream || !strings.HasPrefix(key.shardKey, region+"#") {
+			continue
+		}
+		if err := cp.Validate(); err != nil {
+			return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, table, key.shardKey, err)
+		}
+		if key.shardKey != checkpoint.Key(cp.SourceRegion, cp.ShardID) {
+			return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: sourceRegion %q and sourceShardId %q do not match the key", stream, table, key.shardKey, cp.SourceRegion, cp.ShardID)
+		}
+		cps = append(cps, cp)
+	}
+	slices.SortFunc(cps, func(a, b checkpoint.Checkpoint) int { return strings.Compare(a.ShardID, b.ShardID) })
+	return cps, nil
+}
+
+// utc is cp with every time in UTC, as a round trip through the table's
+// RFC 3339 strings gives it back.
+func utc(cp checkpoint.Checkpoint) checkpoint.Checkpoint {
+	cp.LastReplicatedTimestamp = cp.LastReplicatedTimestamp.UTC()
+	cp.LastArrivalTimestamp = cp.LastArrivalTimestamp.UTC()
+	cp.UpdatedAt = cp.UpdatedAt.UTC()
+	if cp.DrainedAt != nil {
+		d := cp.DrainedAt.UTC()
+		cp.DrainedAt = &d
+	}
+	return cp
+}

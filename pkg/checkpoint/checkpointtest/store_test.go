@@ -1,0 +1,7 @@
+package checkpointtest
+
+import "testing"
+
+func TestInMemoryStoreKeepsTheContract(t *testing.T) {
+	RunStoreContract(t, InMemory)
+}

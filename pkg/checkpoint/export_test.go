@@ -1,0 +1,5 @@
+package checkpoint
+
+// Exported for the contract suite, which runs in package checkpoint_test
+// because checkpointtest imports this package.
+var NewCheckpointTable = newCheckpointTable

@@ -1,6 +1,6 @@
 // Command failover is the failover Lambda: invoked in the Region to activate,
 // it switches the active Region of the streams and reports where producers
-// resume. Payloads and the report are in DESIGN.md and the README ("Failover and failback").
+// resume. The payload and the report are in docs/cli.md; the runbooks in docs/operations.md.
 package main
 
 import (

@@ -1,6 +1,6 @@
 // Command replicator is the replicator Lambda: it reads its stream through an
 // event source mapping and writes every record to the same stream in the
-// other Region. The environment contract is in DESIGN.md and the README.
+// other Region. The environment contract is in docs/reference.md.
 package main
 
 import (

@@ -1,7 +1,7 @@
 package stacks
 
 // Physical names that the other Region, the functions or operators refer to
-// (DESIGN.md "Contracts"); they are the same in both Regions.
+// (docs/reference.md, Tables); they are the same in both Regions.
 const (
 	GlobalStackName        = "KdsCrr-Global"
 	CheckpointTableName    = "kdsReplicationCheckpoint"

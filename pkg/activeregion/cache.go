@@ -29,7 +29,7 @@ type Getter interface {
 
 var _ Getter = (*Store)(nil)
 
-// Cache applies the active-Region rule (DESIGN.md) for one Region with cached
+// Cache applies the active-Region rule (docs/reference.md, How a batch is replicated) for one Region with cached
 // reads of two replicas of the config table:
 //
 //   - its own Region's, where a failover into this Region is written first:

@@ -51,7 +51,7 @@ type Epoch struct {
 	SettledAt *time.Time `dynamodbav:"settledAt,omitempty" json:"settledAt,omitempty"`
 }
 
-// Config is the kdsActiveRegionConfig item of one stream (schema in DESIGN.md).
+// Config is the kdsActiveRegionConfig item of one stream (schema in docs/reference.md, Tables).
 // History is oldest first and its last entry is the current epoch.
 type Config struct {
 	StreamName   string    `dynamodbav:"streamName" json:"streamName"`

@@ -26,7 +26,7 @@ type attrSpec struct {
 }
 
 // The decoder alone would accept an N where an S belongs (and read a number as
-// Unix seconds into a time), so the schema of DESIGN.md is checked first.
+// Unix seconds into a time), so the schema of docs/reference.md (Tables) is checked first.
 var (
 	configSchema = []attrSpec{
 		{name: "streamName", typ: typeS},

@@ -7,7 +7,7 @@ import (
 )
 
 // Mode is what a switch does with the not-yet-replicated backlog of the
-// epoch it closes (DESIGN.md, Switchover modes).
+// epoch it closes (docs/operations.md, What a failover does).
 type Mode string
 
 const (

@@ -35,7 +35,7 @@ func mustCreate(t *testing.T, store *Store, cfg Config) {
 }
 
 // The round trip through Get is part of activeregiontest.RunStoreContract;
-// this checks what is stored, which DESIGN.md's table schema fixes.
+// this checks what is stored, which the table schema in docs/reference.md fixes.
 func TestCreateStoresTheDesignedAttributeTypes(t *testing.T) {
 	client, table := newConfigTable(t)
 	store := NewStore(client, table)

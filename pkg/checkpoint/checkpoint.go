@@ -17,7 +17,7 @@ const (
 	SourceArrival = "arrival"
 )
 
-// Checkpoint is one kdsReplicationCheckpoint item (schema in DESIGN.md).
+// Checkpoint is one kdsReplicationCheckpoint item (schema in docs/reference.md, Tables).
 // Times are stored as RFC 3339 strings in UTC.
 //
 // The item's key is (streamName, shardId) with shardId stored as

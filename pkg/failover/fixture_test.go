@@ -87,7 +87,7 @@ func TestFixturesThroughTheLambdaHandler(t *testing.T) {
 	}
 }
 
-// checkReportShape holds the response to the field names of DESIGN.md.
+// checkReportShape holds the response to the field names of docs/cli.md (Report).
 func checkReportShape(t *testing.T, body []byte) {
 	t.Helper()
 	var top map[string]json.RawMessage

@@ -31,7 +31,7 @@ const (
 )
 
 // Report is the invocation's response, its log line and its audit record.
-// The field names are the contract of DESIGN.md; status, activeRegion,
+// The field names are the contract of docs/cli.md (Report); status, activeRegion,
 // previousRegion and activeSince per stream, ignored per shard, actions and
 // warnings are additions.
 type Report struct {

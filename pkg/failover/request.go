@@ -19,7 +19,7 @@ const (
 	ActionInit     = "init"
 )
 
-// Request is the invocation payload (DESIGN.md "Failover invocation").
+// Request is the invocation payload (docs/cli.md, Payload).
 type Request struct {
 	// Action is failover (the default), status or init.
 	Action string `json:"action,omitempty"`

@@ -10,7 +10,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
 )
 
-// Settings is the failover function's environment contract (DESIGN.md),
+// Settings is the failover function's environment contract (docs/reference.md),
 // parsed once at cold start.
 type Settings struct {
 	// Regions are the Regions a stream may be active in (REGIONS).
@@ -49,7 +49,7 @@ type Settings struct {
 	SwitchSettle time.Duration
 }
 
-// Defaults of DESIGN.md and of the issue.
+// Defaults (docs/reference.md, Failover environment).
 const (
 	DefaultCheckpointTable    = "kdsReplicationCheckpoint"
 	DefaultActiveRegionTable  = "kdsActiveRegionConfig"

@@ -1,4 +1,4 @@
-// Package itemtime stores times in DynamoDB items the way DESIGN.md says:
+// Package itemtime stores times in DynamoDB items the way docs/reference.md (Tables) says:
 // RFC 3339 strings in UTC, so that every writer, in any Region or time zone,
 // produces the same string for the same instant, and readers get UTC back.
 package itemtime

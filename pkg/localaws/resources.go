@@ -31,7 +31,7 @@ func CreateStream(ctx context.Context, client *kinesis.Client, name string, shar
 }
 
 // CreateTables creates the checkpoint and active-Region config tables with
-// the key schemas of DESIGN.md (the CDK app creates the real global tables).
+// the key schemas of docs/reference.md (Tables) (the CDK app creates the real global tables).
 func CreateTables(ctx context.Context, client *dynamodb.Client, checkpointTable, configTable string) error {
 	tables := []*dynamodb.CreateTableInput{
 		{

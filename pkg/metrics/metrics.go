@@ -33,10 +33,10 @@ const StreamNameDimension = "StreamName"
 // series. With WithSourceRegion, every EMF line carries the dimension sets
 // [StreamName] and [StreamName, SourceRegion], and the mirror sends only the
 // latter, so that the two Regions' series of one stream never merge
-// (DESIGN.md, Metrics).
+// (docs/reference.md, Metrics).
 const SourceRegionDimension = "SourceRegion"
 
-// Metric names (DESIGN.md); alarms and dashboards refer to them.
+// Metric names (docs/reference.md, Metrics); alarms and dashboards refer to them.
 const (
 	ReplicatedRecords        = "ReplicatedRecords"
 	ReplicatedBytes          = "ReplicatedBytes"

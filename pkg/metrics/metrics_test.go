@@ -82,7 +82,7 @@ func TestEmitWritesTheGoldenEMFDocument(t *testing.T) {
 
 // TestEmitWithSourceRegionDeclaresBothDimensionSets: every series is
 // published under [StreamName] and [StreamName, SourceRegion], the latter
-// being what keeps the two Regions' series apart (DESIGN.md, Metrics).
+// being what keeps the two Regions' series apart (docs/reference.md, Metrics).
 func TestEmitWithSourceRegionDeclaresBothDimensionSets(t *testing.T) {
 	var out bytes.Buffer
 	e := NewEmitter(&out, "", WithClock(fixedClock), WithSourceRegion("eu-west-1"))

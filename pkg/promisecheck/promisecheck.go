@@ -1,4 +1,4 @@
-// Package promisecheck checks the promises of DESIGN.md end to end, over what
+// Package promisecheck checks the promises (docs/reference.md) end to end, over what
 // a CDC producer wrote into two Regions and what both Regions' streams hold
 // afterwards: nothing lost, the last copies of every key in order, at most
 // one echo of any record, and every failover's resume point safe. The local

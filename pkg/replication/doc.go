@@ -2,7 +2,7 @@
 // stream with PutRecords, in order and with retries, and reports the prefix of
 // the batch that is safely in the target.
 //
-// It keeps three of the product's promises (DESIGN.md):
+// It keeps three of the product's promises (docs/reference.md):
 //
 //   - No loss. A record counts as written only when a PutRecords response
 //     entry says so. Anything uncertain (a request error, a request cut at the

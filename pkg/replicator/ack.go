@@ -21,7 +21,7 @@ type acknowledgment struct {
 	retryFrom string
 }
 
-// acknowledge applies the acknowledgment rule (DESIGN.md, replication step 5)
+// acknowledge applies the acknowledgment rule (docs/reference.md, How a batch is replicated)
 // to a batch: done[i] says record i needs nothing more (written, skipped or
 // superseded), written[i] that this invocation wrote it.
 func acknowledge(records []sourceRecord, done, written []bool) acknowledgment {

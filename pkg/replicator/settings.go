@@ -11,7 +11,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
 
-// Settings is the replicator's environment contract (DESIGN.md), parsed and
+// Settings is the replicator's environment contract (docs/reference.md), parsed and
 // validated once at cold start.
 type Settings struct {
 	// OwnRegion is AWS_REGION, set by Lambda; used only to refuse a target
@@ -32,7 +32,7 @@ type Settings struct {
 	TargetDynamoDBEndpointURL string
 }
 
-// Defaults of DESIGN.md.
+// Defaults (docs/reference.md, Replicator environment).
 const (
 	DefaultCheckpointTable      = "kdsReplicationCheckpoint"
 	DefaultActiveRegionTable    = "kdsActiveRegionConfig"

@@ -35,7 +35,7 @@ func TestSettingsFromEnvDefaults(t *testing.T) {
 	if s.TargetRegion != "us-east-2" || s.CheckpointTable != "kdsReplicationCheckpoint" || s.ActiveRegionTable != "kdsActiveRegionConfig" ||
 		s.CommitTimestampField != "CommitTimestamp" || s.Ordering != replication.OrderingKey || s.CacheTTL != 5*time.Second ||
 		s.MetricsNamespace != "KinesisReplication" || s.MetricsMirrorRegion != "" || s.TargetEndpointURL != "" {
-		t.Fatalf("got %+v, want the DESIGN.md defaults", s)
+		t.Fatalf("got %+v, want the documented defaults (docs/reference.md)", s)
 	}
 	if got := s.NameMap.Target("orders"); got != "orders" {
 		t.Fatalf("unmapped stream: got target %q, want orders", got)

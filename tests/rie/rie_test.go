@@ -1,6 +1,6 @@
 // Package rie_test runs the real bootstrap binaries of both functions under
 // the Lambda Runtime Interface Emulator, one emulator per function and
-// Region, configured only through the environment contract of DESIGN.md,
+// Region, configured only through the environment contract of docs/reference.md,
 // against the Kinesis and DynamoDB emulators. It proves what the in-process
 // tests cannot: main's wiring, the environment parsing and the JSON shapes
 // as Lambda would run them.
@@ -314,7 +314,7 @@ func TestFunctionsReplicateAndFailOverUnderTheRuntimeInterfaceEmulator(t *testin
 	decode(t, raw, &members)
 	for _, key := range []string{"activeRegion", "previousRegion", "switchedAt", "dryRun", "streams", "logStreamStart", "actions", "warnings"} {
 		if _, ok := members[key]; !ok {
-			t.Errorf("failover report %s has no %q, want every member of the DESIGN.md contract", raw, key)
+			t.Errorf("failover report %s has no %q, want every member of the report contract (docs/cli.md)", raw, key)
 		}
 	}
 	var failoverReport report

@@ -23,7 +23,7 @@ type tally struct {
 }
 
 // emfCounts are the members of an EMF line the demo reads (names from
-// DESIGN.md "Metrics").
+// docs/reference.md, Metrics).
 type emfCounts struct {
 	ReplicatedRecords     float64  `json:"ReplicatedRecords"`
 	SkippedRecords        float64  `json:"SkippedRecords"`

@@ -55,7 +55,7 @@ type Clients struct {
 	Mirror metrics.PutMetricDataAPI
 }
 
-// decider is the active-Region rule; *activeregion.Cache implements it.
+// decider is the active-Region rule; *activeregion.Rule implements it.
 type decider interface {
 	// Decide returns one decision per arrival, the config they were taken
 	// on, and until when writes may start; an error means nothing may be
@@ -159,7 +159,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		settings:    s,
 		timing:      activeregion.Timing{CacheTTL: s.CacheTTL},
 		target:      c.Target,
-		decider:     activeregion.NewCache(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now),
+		decider:     activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now),
 		checkpoints: checkpoint.NewStore(c.DynamoDB, s.CheckpointTable),
 		writer:      replication.NewWriter(c.Target, o.writer),
 		emitter:     metrics.NewEmitter(o.out, s.MetricsNamespace, metricOpts...),

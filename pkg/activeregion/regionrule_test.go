@@ -180,7 +180,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			getter := &fakeGetter{cfg: tt.start}
 			clock := &fakeClock{}
-			cache := NewCache(getter, nil, tt.ttl, clock.Now)
+			cache := NewRule(getter, nil, tt.ttl, clock.Now)
 			for i, st := range tt.steps {
 				clock.set(at(st.now))
 				if st.config != nil {
@@ -232,7 +232,7 @@ func TestDecideFailsClosed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			getter := &fakeGetter{cfg: east1Always}
 			clock := &fakeClock{now: t0}
-			cache := NewCache(getter, nil, 5*time.Second, clock.Now)
+			cache := NewRule(getter, nil, 5*time.Second, clock.Now)
 			if tt.cached {
 				if _, err := cache.Decide(context.Background(), tt.stream, east2, []time.Time{at(-time.Second)}); err != nil {
 					t.Fatalf("priming the cache: %v", err)
@@ -276,7 +276,7 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 			<-release
 		}
 	}
-	cache := NewCache(getter, nil, time.Minute, clock.Now)
+	cache := NewRule(getter, nil, time.Minute, clock.Now)
 
 	slow := make(chan error, 1)
 	go func() {
@@ -312,14 +312,14 @@ func TestDecideKeepsTheReadThatStartedLast(t *testing.T) {
 
 // cachedReadAt is when the cached own-replica read of stream started: the
 // time the rule's skip decisions and the TTL are measured from.
-func cachedReadAt(c *Cache, stream string) (time.Time, bool) {
+func cachedReadAt(c *Rule, stream string) (time.Time, bool) {
 	entry, ok := c.lookup(ownReplica, stream)
 	return entry.readAt, ok
 }
 
 func TestDecideCachesTheReadWithTheTimeItStarted(t *testing.T) {
 	clock := &fakeClock{now: t0}
-	cache := NewCache(&fakeGetter{cfg: activeFrom(east1, at(-time.Hour))}, nil, time.Minute, clock.Now)
+	cache := NewRule(&fakeGetter{cfg: activeFrom(east1, at(-time.Hour))}, nil, time.Minute, clock.Now)
 	if _, ok := cachedReadAt(cache, "orders"); ok {
 		t.Fatal("got a cached read before any Decide, want none")
 	}
@@ -333,7 +333,7 @@ func TestDecideCachesTheReadWithTheTimeItStarted(t *testing.T) {
 	}
 }
 
-// Shard pollers share one Cache; run with -race.
+// Shard pollers share one Rule; run with -race.
 func TestDecideConcurrently(t *testing.T) {
 	streams := []string{"orders", "payments", "audit"}
 	switchTime := func(i int) time.Time { return at(-time.Duration(i+1) * time.Second) }
@@ -344,7 +344,7 @@ func TestDecideConcurrently(t *testing.T) {
 		getter.cfgs[name] = cfg
 	}
 	clock := &fakeClock{now: t0}
-	cache := NewCache(getter, nil, 50*time.Millisecond, clock.Now)
+	cache := NewRule(getter, nil, 50*time.Millisecond, clock.Now)
 
 	const workers, rounds = 8, 200
 	var wg sync.WaitGroup
@@ -474,7 +474,7 @@ func TestDecideWritesOnlyUnderAFreshFence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			own, fence := &fakeGetter{cfg: east1Always}, &fakeGetter{cfg: east1Always}
 			clock := &fakeClock{}
-			cache := NewCache(own, fence, tt.ttl, clock.Now)
+			cache := NewRule(own, fence, tt.ttl, clock.Now)
 			for i, st := range tt.steps {
 				clock.set(at(st.now))
 				if st.fenceConfig != nil {
@@ -514,7 +514,7 @@ func TestDecideWithAFenceFailsClosed(t *testing.T) {
 	unreachable := errors.New("dial tcp: i/o timeout")
 	own := &fakeGetter{cfg: east1Always}
 	fence := &fakeGetter{cfg: east1Always, err: unreachable}
-	cache := NewCache(own, fence, 5*time.Second, (&fakeClock{now: t0}).Now)
+	cache := NewRule(own, fence, 5*time.Second, (&fakeClock{now: t0}).Now)
 	if _, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)}); !errors.Is(err, unreachable) || !strings.Contains(err.Error(), "fence") {
 		t.Errorf("a batch to write with the target's replica unreachable: got %v, want the fence error", err)
 	}
@@ -528,7 +528,7 @@ func TestDecideRefusesRecordsOlderThanTheKeptHistory(t *testing.T) {
 	cfg := activeFrom(east1, at(-2*time.Hour), east2, at(-time.Hour))
 	cfg.History = cfg.History[1:]
 	getter := &fakeGetter{cfg: cfg}
-	cache := NewCache(getter, getter, 5*time.Second, (&fakeClock{now: t0}).Now)
+	cache := NewRule(getter, getter, 5*time.Second, (&fakeClock{now: t0}).Now)
 	_, err := cache.Decide(context.Background(), "orders", east2, []time.Time{at(-90 * time.Minute)})
 	if !errors.Is(err, ErrUndecidable) || !strings.Contains(err.Error(), "HISTORY_RETENTION") {
 		t.Errorf("got %v, want ErrUndecidable naming HISTORY_RETENTION", err)
@@ -541,7 +541,7 @@ func TestDecideTakesTheNewerOfTheTwoReplicas(t *testing.T) {
 	failedBack := activeFrom(east1, at(-3*time.Hour), east2, at(-2*time.Hour), east1, at(-time.Hour))
 	beforeFailback := activeFrom(east1, at(-3*time.Hour), east2, at(-2*time.Hour))
 	own, fence := &fakeGetter{cfg: failedBack}, &fakeGetter{cfg: beforeFailback}
-	cache := NewCache(own, fence, 5*time.Second, (&fakeClock{now: t0}).Now)
+	cache := NewRule(own, fence, 5*time.Second, (&fakeClock{now: t0}).Now)
 	v, err := cache.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Minute)})
 	if err != nil || v.Config.Epoch != 3 || !slices.Equal(v.Decisions, []Decision{Replicate}) {
 		t.Errorf("got %v on epoch %d, %v; want [replicate] on epoch 3", v.Decisions, v.Config.Epoch, err)

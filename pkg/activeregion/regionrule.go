@@ -29,8 +29,9 @@ type Getter interface {
 
 var _ Getter = (*Store)(nil)
 
-// Cache applies the active-Region rule (docs/reference.md, How a batch is replicated) for one Region with cached
-// reads of two replicas of the config table:
+// Rule is the active-Region rule (Config.Decide; docs/reference.md, How a
+// batch is replicated) as one Region applies it, on cached reads of two
+// replicas of the config table:
 //
 //   - its own Region's, where a failover into this Region is written first:
 //     a record is skipped only on a read of it that started at or after the
@@ -41,8 +42,8 @@ var _ Getter = (*Store)(nil)
 //     so the old Region stops writing within a bounded time of a switch,
 //     whatever the global table's replication delay.
 //
-// It is safe for concurrent use: shard pollers share one Cache.
-type Cache struct {
+// It is safe for concurrent use: shard pollers share one Rule.
+type Rule struct {
 	own, fence Getter
 	timing     Timing
 	now        func() time.Time
@@ -72,7 +73,7 @@ type cached struct {
 	readEnd time.Time
 }
 
-// NewCache returns a Cache that reads the own replica through own and the
+// NewRule returns a Rule that reads the own replica through own and the
 // target Region's through fence, trusting an own read for ttl and a fence
 // read for half of it; now is the clock (time.Now in production). A nil
 // fence leaves writes unfenced: only for tests of the own-replica rule.
@@ -80,8 +81,8 @@ type cached struct {
 // With ttl 0 every batch that holds a record newer than the cached read
 // reads the config again, and every batch with something to write reads the
 // fence: exact decisions at the cost of two reads per invocation.
-func NewCache(own, fence Getter, ttl time.Duration, now func() time.Time) *Cache {
-	return &Cache{own: own, fence: fence, timing: Timing{CacheTTL: ttl}, now: now, reads: make(map[readKey]cached)}
+func NewRule(own, fence Getter, ttl time.Duration, now func() time.Time) *Rule {
+	return &Rule{own: own, fence: fence, timing: Timing{CacheTTL: ttl}, now: now, reads: make(map[readKey]cached)}
 }
 
 // Verdict is the rule's answer for one batch.
@@ -102,7 +103,7 @@ type Verdict struct {
 // Decide applies the rule to every arrival of a batch of stream that arrived
 // in region. Any read error, ErrNotFound included, fails the whole decision:
 // nothing is skipped on a guess.
-func (c *Cache) Decide(ctx context.Context, stream, region string, arrivals []time.Time) (Verdict, error) {
+func (c *Rule) Decide(ctx context.Context, stream, region string, arrivals []time.Time) (Verdict, error) {
 	own, err := c.cachedOrRead(ctx, ownReplica, stream, c.timing.CacheTTL)
 	if err != nil {
 		return Verdict{}, err
@@ -143,7 +144,7 @@ func (c *Cache) Decide(ctx context.Context, stream, region string, arrivals []ti
 }
 
 // verdict takes the decisions on the newer of the two reads.
-func (c *Cache) verdict(own, fence cached, hasFence bool, region string, arrivals []time.Time) Verdict {
+func (c *Rule) verdict(own, fence cached, hasFence bool, region string, arrivals []time.Time) Verdict {
 	src := own
 	if hasFence && fence.cfg.Epoch > own.cfg.Epoch {
 		src = fence
@@ -160,7 +161,7 @@ func (c *Cache) verdict(own, fence cached, hasFence bool, region string, arrival
 // read started (a switch into this Region since then would be missed), or,
 // with ttl 0, any record that arrived after it, unless the own replica was
 // just read for this batch.
-func (c *Cache) staleSkip(v Verdict, own cached, arrivals []time.Time, justRead bool) int {
+func (c *Rule) staleSkip(v Verdict, own cached, arrivals []time.Time, justRead bool) int {
 	for i, arrival := range arrivals {
 		if !arrival.After(own.readAt) {
 			continue
@@ -183,14 +184,14 @@ func (v Verdict) first(d Decision) int {
 	return -1
 }
 
-func (c *Cache) cachedOrRead(ctx context.Context, r replica, stream string, ttl time.Duration) (cached, error) {
+func (c *Rule) cachedOrRead(ctx context.Context, r replica, stream string, ttl time.Duration) (cached, error) {
 	if entry, ok := c.lookup(r, stream); ok && c.now().Sub(entry.readAt) <= ttl {
 		return entry, nil
 	}
 	return c.read(ctx, r, stream)
 }
 
-func (c *Cache) lookup(r replica, stream string) (cached, bool) {
+func (c *Rule) lookup(r replica, stream string) (cached, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	entry, ok := c.reads[readKey{r, stream}]
@@ -200,7 +201,7 @@ func (c *Cache) lookup(r replica, stream string) (cached, bool) {
 // read reads the config without holding the lock, so one slow stream does
 // not stall the others, and keeps whichever of the concurrent reads started
 // last.
-func (c *Cache) read(ctx context.Context, r replica, stream string) (cached, error) {
+func (c *Rule) read(ctx context.Context, r replica, stream string) (cached, error) {
 	getter := c.own
 	if r == fenceReplica {
 		getter = c.fence

@@ -22,7 +22,7 @@ func BenchmarkDecideCached(b *testing.B) {
 	cfg.ActiveRegion, cfg.ActiveSince, cfg.Epoch = last.Region, last.Since, last.Epoch
 	clock := &fakeClock{now: t0}
 	getter := &fakeGetter{cfg: cfg}
-	cache := NewCache(getter, getter, time.Hour, clock.Now)
+	cache := NewRule(getter, getter, time.Hour, clock.Now)
 	arrivals := make([]time.Time, 10000)
 	for i := range arrivals {
 		arrivals[i] = at(-time.Duration(len(arrivals)-i) * time.Millisecond)

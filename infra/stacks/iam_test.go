@@ -39,7 +39,7 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 				"ReadOwnStreams": {Actions: []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
 					"kinesis:GetShardIterator", "kinesis:ListShards"}, Resources: sorted(streams)},
 				"ReadOwnConsumers": {Actions: []string{"kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"}, Resources: sorted(consumers)},
-				"WriteOtherRegionStreams": {Actions: []string{"kinesis:DescribeStreamSummary", "kinesis:PutRecords"}, Resources: sorted([]string{
+				"WriteOtherRegionStreams": {Actions: []string{"kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:PutRecords"}, Resources: sorted([]string{
 					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/orders",
 					"arn:aws:kinesis:" + tt.other + ":" + acct + ":stream/clicks",
 				})},

@@ -264,8 +264,9 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 	role.AddToPrincipalPolicy(statement("ReadOwnConsumers",
 		[]string{"kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"},
 		&ownConsumers))
+	// ListShards: the writer paces each target shard by its hash range.
 	role.AddToPrincipalPolicy(statement("WriteOtherRegionStreams",
-		[]string{"kinesis:PutRecords", "kinesis:DescribeStreamSummary"},
+		[]string{"kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards"},
 		rs.otherRegionStreamArns()))
 	role.AddToPrincipalPolicy(statement("ReadActiveRegionConfig",
 		[]string{"dynamodb:GetItem"},

@@ -24,4 +24,24 @@
 // Requests for different keys run concurrently; a request waits for every
 // earlier request that shares a key with it, because two in-flight requests
 // carrying the same key could land in either order.
+//
+// Pacing (Options.Shards). Retrying refused entries on a timer makes the
+// timer, not the target, set the pace: a backlog drained at a shard's limit
+// cost nearly two attempts per record. With a ShardLister the Writer keeps,
+// for each target shard, an estimate of what the shard admits to it and a
+// token bucket of one second of that estimate. A record's shard is the one
+// whose hash key range holds the MD5 of its partition key (the ranges come
+// from ListShards, cached a minute per stream). A request takes its
+// entries' budget when it starts; an entry whose shard has none waits for a
+// later round, with every later record of its key (same key, same shard), so
+// waiting never reorders a key and never makes a duplicate. Rounds wait for
+// budget through Options.Sleep within the same stop rules as a backoff. The
+// estimate starts at the documented limit and is capped there; a throttle
+// cuts it by the share of the reply's entries the shard refused (at most by
+// half) and empties the bucket, and it grows back by 5 % of the limit per
+// second (adjustRate). Other writers share a shard, so the estimate is what
+// this writer sees admitted, not the shard's capacity. A throttle on a paced
+// shard is retried on budget, without the backoff; every other failure still
+// backs off. Without a lister, or when listing fails, the Writer writes
+// unpaced, as before.
 package replication

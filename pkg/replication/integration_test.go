@@ -201,9 +201,14 @@ func TestWriteReplicatesIntoKinesaliteInOrderDespiteFaults(t *testing.T) {
 	tests := []struct {
 		name     string
 		ordering Ordering
+		paced    bool // the real client lists the emulator's shards
+		maxRecs  int  // records per request (0: the default 500)
 	}{
 		{name: "key", ordering: OrderingKey},
 		{name: "strict", ordering: OrderingStrict},
+		// Small requests: enough calls that every injected fault shows up
+		// whatever order the concurrent calls take.
+		{name: "key-paced", ordering: OrderingKey, paced: true, maxRecs: 25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,8 +230,17 @@ func TestWriteReplicatesIntoKinesaliteInOrderDespiteFaults(t *testing.T) {
 					Data:           fmt.Appendf(nil, "%d|payload-%d", i, i),
 				}
 			}
-			w := NewWriter(client, Options{Ordering: tt.ordering, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+			opts := Options{Ordering: tt.ordering, MaxRequestRecords: tt.maxRecs, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+			if tt.paced {
+				// The emulator has no limits; the injected throttles cut
+				// the estimate as real ones would, so start it high.
+				opts.Shards, opts.ShardRecordsPerSecond = client, 100_000
+			}
+			w := NewWriter(client, opts)
 			res := w.Write(ctx, Batch{Stream: stream, Records: recs})
+			if res.PacingErr != nil {
+				t.Fatalf("got pacing error %v, want none", res.PacingErr)
+			}
 
 			if res.Prefix != len(recs) {
 				t.Fatalf("got prefix %d, want %d; first unwritten: %v", res.Prefix, len(recs), res.Outcomes[res.Prefix].Err)
@@ -254,6 +268,13 @@ func TestWriteReplicatesIntoKinesaliteInOrderDespiteFaults(t *testing.T) {
 				}
 				if o := res.Outcomes[i]; o.TargetShardID != c.shard || o.TargetSequenceNumber != c.seq {
 					t.Errorf("record %d: got outcome %s/%s, want the last copy %s/%s", i, o.TargetShardID, o.TargetSequenceNumber, c.shard, c.seq)
+				}
+				if tt.paced {
+					// The writer's MD5 → hash key range placement is the
+					// emulator's.
+					if got := w.predictedShard(stream, rec.PartitionKey); got != c.shard {
+						t.Fatalf("record %d: writer placed key %s on %q, the emulator on %s", i, rec.PartitionKey, got, c.shard)
+					}
 				}
 				// Copies of one key share a shard, read in sequence order.
 				if p, ok := prevPos[rec.PartitionKey]; ok && last[i] < p {

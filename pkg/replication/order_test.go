@@ -171,9 +171,11 @@ func TestWriteIsSafeForConcurrentUse(t *testing.T) {
 
 // TestWriteInvariantsOnRandomBatches runs seeded random batches against
 // random scripted failures and checks what must hold whatever happens.
+// Seeds from 200 also pace the writes against the fake's per-shard limits
+// (random, and lower than the writer believes) on an injected clock.
 func TestWriteInvariantsOnRandomBatches(t *testing.T) {
 	retryableCodes := []string{throttled, internal, kmsThrot}
-	for seed := range uint64(200) {
+	for seed := range uint64(400) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 1))
 			n := rng.IntN(200)
@@ -214,6 +216,13 @@ func TestWriteInvariantsOnRandomBatches(t *testing.T) {
 				MaxRequestBytes:   100 + rng.IntN(2000),
 				Concurrency:       1 + rng.IntN(4),
 				Sleep:             noSleep,
+			}
+			if seed >= 200 {
+				clock := newFakeClock()
+				f.shards = evenShards(1 + rng.IntN(3))
+				f.limit = &fakeLimit{records: float64(5 + rng.IntN(50)), bytes: float64(100 + rng.IntN(2000)), now: clock.Now}
+				opts.Shards, opts.Sleep, opts.Now = f, clock.Sleep, clock.Now
+				opts.ShardRecordsPerSecond, opts.ShardBytesPerSecond = 100, 4000
 			}
 			res := NewWriter(f, opts).Write(context.Background(), Batch{Stream: "s1", MaxRecordBytes: 100, Records: recs})
 
@@ -257,6 +266,7 @@ func TestWriteInvariantsOnRandomBatches(t *testing.T) {
 				Resent:       len(f.writes) - len(distinct),
 				Throttled:    f.throttled,
 				Failed:       n - written,
+				BudgetWait:   res.Stats.BudgetWait, // the fake cannot tell
 			}
 			if res.Stats != want {
 				t.Errorf("got stats %+v, want %+v", res.Stats, want)

@@ -34,7 +34,15 @@ type run struct {
 	outcomes    []Outcome
 	state       []recordState
 	everWritten []bool
-	keyID       []int32 // partition key interned per batch, so rounds index slices instead of maps
+	keyID       []int32  // partition key interned per batch, so rounds index slices instead of maps
+	keys        []string // by key id
+
+	// pace is the batch's pacing (nil: unpaced).
+	pace *batchPace
+	// needBackoff says the last round had a retryable failure that the
+	// pacing does not account for (a request error, a 5xx entry, a throttle
+	// on an unpaced shard): only those wait out the backoff.
+	needBackoff bool
 
 	// firstPermanent is the lowest index that failed permanently; records
 	// after it are not sent (len(records) when none).
@@ -60,9 +68,10 @@ type run struct {
 }
 
 type chunk struct {
-	lo, hi       int // candidates cands[lo:hi]
-	depLo, depHi int // earlier chunks it waits for: deps[depLo:depHi]
-	sentHi       int // records actually sent: sent[lo:sentHi]
+	lo, hi       int    // candidates cands[lo:hi]
+	depLo, depHi int    // earlier chunks it waits for: deps[depLo:depHi]
+	sentHi       int    // records actually sent: sent[lo:sentHi]
+	cutSeq       uint64 // the pacer's cut count when the request was built
 	started      bool
 	done         bool
 }
@@ -106,6 +115,9 @@ func newRun(w *Writer, b Batch) *run {
 		if !ok {
 			id = int32(len(ids))
 			ids[b.Records[i].PartitionKey] = id
+			if w.pacer != nil {
+				r.keys = append(r.keys, b.Records[i].PartitionKey)
+			}
 		}
 		r.keyID[i] = id
 	}
@@ -178,6 +190,10 @@ func (r *run) candidates() bool {
 func (r *run) round(ctx, requestCtx context.Context) (retry bool) {
 	r.plan()
 	clear(r.keyFailed)
+	r.needBackoff = false
+	if r.pace != nil {
+		clear(r.pace.deferred)
+	}
 
 	inFlight, next := 0, 0
 	for {
@@ -218,6 +234,37 @@ func (r *run) round(ctx, requestCtx context.Context) (retry bool) {
 		if r.apply(&r.chunks[rep.chunk], rep.out, rep.err) {
 			retry = true
 		}
+	}
+}
+
+// awaitBudget waits, when pacing, until some shard of the candidates has
+// budget for its next few records (budgetQuantum of its rate), or stops the
+// Write (r.stop) if that wait would end after the stop time or ctx ends.
+// Waiting is neither an attempt nor a throttle; it is counted in
+// Stats.BudgetWait.
+func (r *run) awaitBudget(ctx context.Context) {
+	if r.pace == nil {
+		return
+	}
+	now := r.w.opts.Now()
+	wait := r.pace.wait(now, r.cands, r.keyID, r.b.Records)
+	if wait <= 0 {
+		return
+	}
+	if r.hasDeadline && now.Add(wait).After(r.stopAt) {
+		r.stop = ErrDeadline
+		return
+	}
+	if err := r.w.opts.Sleep(ctx, wait); err != nil {
+		r.stop = fmt.Errorf("wait for the target's write budget: %w", err)
+		return
+	}
+	r.stats.BudgetWait += wait
+	if !r.w.opts.Now().After(now) {
+		// A clock that does not move (an injected one that Sleep does not
+		// advance) never refills a budget: write the rest unpaced rather
+		// than wait forever.
+		r.pace = nil
 	}
 }
 
@@ -281,7 +328,15 @@ func (r *run) mayStart(ctx context.Context) error {
 
 // request builds the chunk's PutRecords input from the records still worth
 // sending, or returns nil when none is.
+//
+// With pacing, an entry goes only if its shard's budget holds it now; one
+// that does not waits for a later round, and so does every later record of
+// its key (they share its shard), so per-key order holds without a failure
+// and nothing is written out of order for lack of budget.
 func (r *run) request(ch *chunk) *kinesis.PutRecordsInput {
+	if r.pace != nil {
+		ch.cutSeq = r.pace.beginTake(r.w.opts.Now())
+	}
 	m := ch.lo
 	for _, i := range r.cands[ch.lo:ch.hi] {
 		if i > r.firstPermanent || r.state[i] != statePending {
@@ -292,6 +347,9 @@ func (r *run) request(ch *chunk) *kinesis.PutRecordsInput {
 			continue
 		}
 		rec := &r.b.Records[i]
+		if r.pace != nil && !r.pace.take(r.keyID[i], len(rec.PartitionKey)+len(rec.Data)) {
+			continue
+		}
 		data := rec.Data
 		if data == nil {
 			// The SDK rejects a nil Data for the whole request; the
@@ -304,6 +362,9 @@ func (r *run) request(ch *chunk) *kinesis.PutRecordsInput {
 		m++
 	}
 	ch.sentHi = m
+	if r.pace != nil {
+		r.pace.endTake()
+	}
 	if m == ch.lo {
 		return nil
 	}
@@ -330,7 +391,13 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 				r.outcomes[i].Err = err
 			}
 		}
+		r.needBackoff = r.needBackoff || !permanent
 		return !permanent
+	}
+	if r.pace != nil {
+		// The estimate learns from the reply whatever becomes of the
+		// records below.
+		defer r.pace.settle(ch.cutSeq, r.w.opts.Now())
 	}
 
 	for k := range out.Records {
@@ -343,6 +410,7 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 			// as the service's own transient failure.
 			e = &types.PutRecordsResultEntry{ErrorCode: aws.String("InternalFailure"), ErrorMessage: aws.String("success entry without a sequence number")}
 		}
+		pacedThrottle := r.pace != nil && r.pace.observe(key, e)
 		if e.ErrorCode == nil {
 			if r.everWritten[i] {
 				r.stats.Resent++
@@ -370,6 +438,7 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 		case codeRetryable:
 			o.Err = entryErr
 			retry = true
+			r.needBackoff = r.needBackoff || !pacedThrottle
 		default:
 			r.markPermanent(i, entryErr)
 		}

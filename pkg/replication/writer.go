@@ -105,6 +105,19 @@ type Options struct {
 	// Now reads the clock the deadline is checked against; default
 	// time.Now. Tests inject it with Sleep so backoffs advance it.
 	Now func() time.Time
+
+	// Shards, when set, paces writes to what each target shard admits: it
+	// lists the target stream's open shards (cached a minute per stream)
+	// so each record's shard is known from its partition key. Nil, or a
+	// listing that fails, writes unpaced: the retry timer then sets the
+	// pace, as it did before pacing existed. The target's Kinesis client
+	// satisfies it.
+	Shards ShardLister
+	// ShardRecordsPerSecond and ShardBytesPerSecond are where each shard's
+	// estimate starts and its ceiling; default the documented 1,000
+	// records/s and 1 MiB/s (partition keys count).
+	ShardRecordsPerSecond int
+	ShardBytesPerSecond   int
 }
 
 // Writer replicates batches with PutRecords. One Writer is safe for
@@ -112,6 +125,9 @@ type Options struct {
 type Writer struct {
 	client PutRecordsAPI
 	opts   Options
+	// pacer keeps the per-target-shard estimates across Writes (the life
+	// of a Lambda instance); nil without Options.Shards.
+	pacer *pacer
 }
 
 // NewWriter returns a Writer that sends through client.
@@ -149,7 +165,18 @@ func NewWriter(client PutRecordsAPI, opts Options) *Writer {
 	if opts.Jitter == nil {
 		opts.Jitter = fullJitter
 	}
-	return &Writer{client: client, opts: opts}
+	if opts.ShardRecordsPerSecond <= 0 {
+		opts.ShardRecordsPerSecond = shardRecordsPerSecond
+	}
+	if opts.ShardBytesPerSecond <= 0 {
+		opts.ShardBytesPerSecond = shardBytesPerSecond
+	}
+	w := &Writer{client: client, opts: opts}
+	if opts.Shards != nil {
+		limit := budget{records: float64(opts.ShardRecordsPerSecond), bytes: float64(opts.ShardBytesPerSecond)}
+		w.pacer = newPacer(opts.Shards, limit, opts.Now)
+	}
+	return w
 }
 
 // Outcome is what became of one record of a batch.
@@ -169,6 +196,9 @@ type Stats struct {
 	Resent       int // writes of a record that had already been written (ResentRecords metric)
 	Throttled    int // entries that came back ProvisionedThroughputExceededException (ThrottledRecords metric)
 	Failed       int // records not written when Write returned (FailedRecords metric)
+	// BudgetWait is the time spent waiting for target shards' write budget
+	// (pacing): neither an attempt nor a throttle.
+	BudgetWait time.Duration
 }
 
 // Result is the outcome of one Write.
@@ -176,12 +206,19 @@ type Result struct {
 	Outcomes []Outcome // one per record, same index as Batch.Records
 	Prefix   int       // length of the longest run from index 0 of written records (the replicated prefix)
 	Stats    Stats
+	// PacingErr says this Write's listing of the target's shards failed:
+	// it paced on the last map it had, or went unpaced without one. Only
+	// the Write that listed reports it; the next listing is a minute
+	// later. Nil otherwise. The records' outcomes do not depend on it.
+	PacingErr error
 }
 
 // Write sends the batch and returns one Outcome per record (same index),
 // never an error: each record is either written, with where it landed, or
 // not, with why. It retries until everything it may send is written, ctx is
-// done, or ctx's deadline minus the margin would be crossed.
+// done, or ctx's deadline minus the margin would be crossed. With
+// Options.Shards it sends to each target shard no faster than the shard's
+// budget (see doc.go): records wait for budget instead of being refused.
 func (w *Writer) Write(ctx context.Context, b Batch) Result {
 	r := newRun(w, b)
 	r.validate()
@@ -202,9 +239,19 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 	}
 	defer cancel()
 
+	// Pacing needs the target's shards; a Write that could send nothing
+	// (an invalid first record, no time left) does not list them.
+	var pacingErr error
+	if w.pacer != nil && r.firstPermanent > 0 && r.mayStart(ctx) == nil {
+		r.pace, pacingErr = w.pacer.batch(requestCtx, b.Stream, r.keys)
+	}
+
 	attempt := 0
 	for r.stop == nil {
 		if !r.candidates() {
+			break
+		}
+		if r.awaitBudget(ctx); r.stop != nil {
 			break
 		}
 		if !r.round(ctx, requestCtx) {
@@ -213,6 +260,11 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 		}
 		if r.stop != nil {
 			break
+		}
+		if !r.needBackoff {
+			// Every retry is of entries a paced shard refused: its cut
+			// budget, not the retry timer, sets when they go again.
+			continue
 		}
 		d := w.backoff(attempt)
 		attempt++
@@ -224,12 +276,14 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 			r.stop = fmt.Errorf("back off before retrying: %w", err)
 		}
 	}
-	return r.result()
+	res := r.result()
+	res.PacingErr = pacingErr
+	return res
 }
 
-// ErrDeadline marks records left unwritten because another request or
-// backoff would have ended after the invocation deadline minus the margin,
-// or after the batch's write lease.
+// ErrDeadline marks records left unwritten because another request,
+// backoff or wait for a shard's budget would have ended after the
+// invocation deadline minus the margin, or after the batch's write lease.
 var ErrDeadline = errors.New("stopped before the invocation deadline or the end of the write lease")
 
 // ErrNotSent marks records after a permanently failed record: the event

@@ -63,6 +63,12 @@ func (f *fakeTarget) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, 
 	return out, nil
 }
 
+// ListShards fails: the handler's tests are not about pacing (pkg/replication
+// tests it), so their writes go out unpaced.
+func (f *fakeTarget) ListShards(context.Context, *kinesis.ListShardsInput, ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	return nil, errors.New("the fake target lists no shards")
+}
+
 func (f *fakeTarget) DescribeStreamSummary(_ context.Context, in *kinesis.DescribeStreamSummaryInput, _ ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

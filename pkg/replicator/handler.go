@@ -28,9 +28,13 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
 
-// TargetAPI is what the handler needs of the target Region's Kinesis.
+// TargetAPI is what the handler needs of the target Region's Kinesis:
+// PutRecords to write, DescribeStreamSummary for the record size limit,
+// ListShards for the hash ranges the writer paces each target shard by (a
+// listing that fails leaves the writes unpaced, never unwritten).
 type TargetAPI interface {
 	replication.PutRecordsAPI
+	replication.ShardLister
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 }
 
@@ -142,6 +146,9 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		opt(&o)
 	}
 	o.writer.Ordering = s.Ordering
+	if o.writer.Shards == nil {
+		o.writer.Shards = c.Target
+	}
 
 	var metricOpts []metrics.Option
 	metricOpts = append(metricOpts, metrics.WithClock(o.now), metrics.WithLogger(o.log))
@@ -295,6 +302,10 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 		}
 	}
 	result := h.writer.Write(ctx, batch)
+	if result.PacingErr != nil {
+		h.log.WarnContext(ctx, "the target's shards could not be listed: writes go out unpaced (retried on throttling) until they can be; the replicator needs kinesis:ListShards on the target stream",
+			"targetStream", target, "region", h.settings.TargetRegion, "error", result.PacingErr)
+	}
 	for bi, i := range index {
 		outcome[i] = &result.Outcomes[bi]
 		if o := outcome[i]; o.Permanent {

@@ -68,8 +68,8 @@ func benchmarkWrite(b *testing.B, w *Writer) {
 	batch := Batch{Stream: "bench", Records: recs}
 	b.ReportAllocs()
 	for b.Loop() {
-		if res := w.Write(context.Background(), batch); res.Prefix != len(recs) || res.Stats.BudgetWait != 0 {
-			b.Fatalf("got prefix %d, budget wait %v, want %d and none", res.Prefix, res.Stats.BudgetWait, len(recs))
+		if res := w.Write(context.Background(), batch); prefix(res) != len(recs) || res.Stats.BudgetWait != 0 {
+			b.Fatalf("got prefix %d, budget wait %v, want %d and none", prefix(res), res.Stats.BudgetWait, len(recs))
 		}
 	}
 	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")

@@ -42,8 +42,8 @@ func TestWriteStopsBeforeABackoffThatWouldCrossTheDeadline(t *testing.T) {
 	if got, want := f.callData(), [][]string{{"r0", "r1", "r2", "r3", "r4"}, {"r2", "r3"}, {"r2", "r3"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got calls %v, want %v", got, want)
 	}
-	if res.Prefix != 2 {
-		t.Errorf("got prefix %d, want 2", res.Prefix)
+	if prefix(res) != 2 {
+		t.Errorf("got prefix %d, want 2", prefix(res))
 	}
 	for _, i := range []int{2, 3} {
 		o := res.Outcomes[i]
@@ -86,8 +86,8 @@ func TestWriteCutsARequestAtTheDeadlineMinusMargin(t *testing.T) {
 	if got, want := f.callSizes(), []int{2, 2}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got call sizes %v, want %v (nothing started after the cut)", got, want)
 	}
-	if res.Prefix != 2 {
-		t.Errorf("got prefix %d, want 2", res.Prefix)
+	if prefix(res) != 2 {
+		t.Errorf("got prefix %d, want 2", prefix(res))
 	}
 	for i := 2; i < 6; i++ {
 		o := res.Outcomes[i]
@@ -114,8 +114,8 @@ func TestWriteSendsNothingWhenTheDeadlineIsInsideTheMargin(t *testing.T) {
 	if n := len(f.callSizes()); n != 0 {
 		t.Fatalf("got %d calls, want 0", n)
 	}
-	if res.Prefix != 0 || !errors.Is(res.Outcomes[0].Err, ErrDeadline) {
-		t.Fatalf("got prefix %d, first error %v, want 0 and ErrDeadline", res.Prefix, res.Outcomes[0].Err)
+	if prefix(res) != 0 || !errors.Is(res.Outcomes[0].Err, ErrDeadline) {
+		t.Fatalf("got prefix %d, first error %v, want 0 and ErrDeadline", prefix(res), res.Outcomes[0].Err)
 	}
 }
 
@@ -139,8 +139,8 @@ func TestWriteStopsAtOnceWhenCancelledDuringBackoff(t *testing.T) {
 	if sleeps != 1 || len(f.callSizes()) != 1 {
 		t.Fatalf("got %d sleeps and %d calls, want 1 and 1", sleeps, len(f.callSizes()))
 	}
-	if res.Prefix != 1 || !res.Outcomes[2].Written {
-		t.Errorf("got prefix %d, record 2 written %v, want 1 and true", res.Prefix, res.Outcomes[2].Written)
+	if prefix(res) != 1 || !res.Outcomes[2].Written {
+		t.Errorf("got prefix %d, record 2 written %v, want 1 and true", prefix(res), res.Outcomes[2].Written)
 	}
 	if o := res.Outcomes[1]; o.Written || !errors.Is(o.Err, context.Canceled) {
 		t.Errorf("record 1: got %+v, want not written with context.Canceled", o)
@@ -152,8 +152,8 @@ func TestWriteWithCancelledContextSendsNothing(t *testing.T) {
 	cancel()
 	f := newFake()
 	res := NewWriter(f, Options{}).Write(ctx, Batch{Stream: "s1", Records: records("A")})
-	if n := len(f.callSizes()); n != 0 || res.Prefix != 0 || !errors.Is(res.Outcomes[0].Err, context.Canceled) {
-		t.Fatalf("got %d calls, prefix %d, error %v, want 0, 0, context.Canceled", n, res.Prefix, res.Outcomes[0].Err)
+	if n := len(f.callSizes()); n != 0 || prefix(res) != 0 || !errors.Is(res.Outcomes[0].Err, context.Canceled) {
+		t.Fatalf("got %d calls, prefix %d, error %v, want 0, 0, context.Canceled", n, prefix(res), res.Outcomes[0].Err)
 	}
 }
 

@@ -17,9 +17,10 @@
 //     last copy of each record is then in source order (OrderingKey).
 //     OrderingStrict sends at most one record per key per request, so no
 //     record is ever written before every earlier record of its key.
-//   - Safe checkpoint. Result.Prefix counts only the leading run of written
-//     records; the caller checkpoints its last record and reports the next one
-//     as the batch item failure.
+//   - Nothing claimed that is not written. Result.Outcomes says, per record,
+//     whether it is written; the caller acknowledges from that (the
+//     replicator's rule is pkg/replicator/ack.go, over written and skipped
+//     records).
 //
 // Requests for different keys run concurrently; a request waits for every
 // earlier request that shares a key with it, because two in-flight requests

@@ -242,8 +242,8 @@ func TestWriteReplicatesIntoKinesaliteInOrderDespiteFaults(t *testing.T) {
 				t.Fatalf("got pacing error %v, want none", res.PacingErr)
 			}
 
-			if res.Prefix != len(recs) {
-				t.Fatalf("got prefix %d, want %d; first unwritten: %v", res.Prefix, len(recs), res.Outcomes[res.Prefix].Err)
+			if prefix(res) != len(recs) {
+				t.Fatalf("got prefix %d, want %d; first unwritten: %v", prefix(res), len(recs), res.Outcomes[prefix(res)].Err)
 			}
 			if faults.failed == 0 || faults.lost == 0 || faults.throttled == 0 {
 				t.Fatalf("got %d failed, %d lost, %d throttled injections, want each at least once", faults.failed, faults.lost, faults.throttled)
@@ -310,8 +310,8 @@ func TestWriteReportsAMissingTargetStreamAsPermanent(t *testing.T) {
 	if o := res.Outcomes[0]; o.Written || !o.Permanent || !errors.As(o.Err, &notFound) {
 		t.Fatalf("got %+v, want Permanent wrapping ResourceNotFoundException", o)
 	}
-	if res.Prefix != 0 || res.Stats.Requests != 1 {
-		t.Fatalf("got prefix %d after %d requests, want 0 after 1", res.Prefix, res.Stats.Requests)
+	if prefix(res) != 0 || res.Stats.Requests != 1 {
+		t.Fatalf("got prefix %d after %d requests, want 0 after 1", prefix(res), res.Stats.Requests)
 	}
 }
 
@@ -328,7 +328,7 @@ func TestWriteSendsEmptyRecordsThroughTheRealClient(t *testing.T) {
 	}
 	recs := []Record{{SequenceNumber: "1", PartitionKey: "A", Data: nil}, {SequenceNumber: "2", PartitionKey: "A", Data: []byte{}}}
 	res := NewWriter(client, Options{}).Write(ctx, Batch{Stream: stream, Records: recs})
-	if res.Prefix != 2 {
-		t.Fatalf("got prefix %d, want 2; errors %v, %v", res.Prefix, res.Outcomes[0].Err, res.Outcomes[1].Err)
+	if prefix(res) != 2 {
+		t.Fatalf("got prefix %d, want 2; errors %v, %v", prefix(res), res.Outcomes[0].Err, res.Outcomes[1].Err)
 	}
 }

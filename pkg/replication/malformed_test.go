@@ -35,8 +35,8 @@ func TestWriteDoesNotCountASuccessWithoutSequenceNumberAsWritten(t *testing.T) {
 	f := &blankFirstEntry{}
 	w := NewWriter(f, Options{Sleep: func(context.Context, time.Duration) error { return nil }})
 	res := w.Write(context.Background(), Batch{Stream: "s1", Records: records("A", "B")})
-	if res.Prefix != 2 || f.calls != 2 {
-		t.Fatalf("got prefix %d after %d calls, want 2 after 2: the blank entry must be sent again", res.Prefix, f.calls)
+	if prefix(res) != 2 || f.calls != 2 {
+		t.Fatalf("got prefix %d after %d calls, want 2 after 2: the blank entry must be sent again", prefix(res), f.calls)
 	}
 	if got := res.Outcomes[0].TargetSequenceNumber; got == "" {
 		t.Fatal("record 0 has no target sequence number after its retry")

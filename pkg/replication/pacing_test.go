@@ -154,8 +154,8 @@ func drain(t *testing.T, c drainCase) drainRun {
 			f.mu.Unlock()
 		}
 		res := w.Write(context.Background(), Batch{Stream: "s1", Records: recs})
-		if res.Prefix != len(recs) {
-			t.Fatalf("batch at %d: got prefix %d of %d (first failure %v)", lo, res.Prefix, len(recs), res.Outcomes[res.Prefix].Err)
+		if prefix(res) != len(recs) {
+			t.Fatalf("batch at %d: got prefix %d of %d (first failure %v)", lo, prefix(res), len(recs), res.Outcomes[prefix(res)].Err)
 		}
 		if res.PacingErr != nil {
 			t.Fatalf("batch at %d: got pacing error %v, want none", lo, res.PacingErr)
@@ -285,8 +285,8 @@ func TestPacedSteadyLoadBelowTheLimitIsNeverThrottled(t *testing.T) {
 						recs[i].Data = fmt.Appendf(nil, "b%d-r%d", j, i)
 					}
 					res := w.Write(context.Background(), Batch{Stream: "s1", Records: recs})
-					if res.Prefix != per {
-						t.Fatalf("batch %d: got prefix %d, want %d", j, res.Prefix, per)
+					if prefix(res) != per {
+						t.Fatalf("batch %d: got prefix %d, want %d", j, prefix(res), per)
 					}
 					checkLastCopiesInOrder(t, f, recs, res)
 					throttled += res.Stats.Throttled
@@ -343,8 +343,8 @@ func TestWriteWithoutUsableShardListingBehavesAsUnpaced(t *testing.T) {
 				t.Fatalf("got calls %v, want %v", got, wantCalls)
 			}
 			want := Stats{Requests: 2, Written: 6, WrittenBytes: 12, Resent: 2, Throttled: 1}
-			if res.Stats != want || res.Prefix != 6 {
-				t.Errorf("got prefix %d stats %+v, want 6 and %+v", res.Prefix, res.Stats, want)
+			if res.Stats != want || prefix(res) != 6 {
+				t.Errorf("got prefix %d stats %+v, want 6 and %+v", prefix(res), res.Stats, want)
 			}
 			if clock.slept != 50*time.Millisecond {
 				t.Errorf("got %v slept, want the 50ms first backoff", clock.slept)
@@ -357,8 +357,8 @@ func TestWriteWithoutUsableShardListingBehavesAsUnpaced(t *testing.T) {
 			clock.advance(30 * time.Second)
 			f.entryCodes = nil
 			res = w.Write(context.Background(), Batch{Stream: "s1", Records: withData(records("A", "B"), 3)})
-			if res.Prefix != 2 || res.PacingErr != nil {
-				t.Errorf("second batch: got prefix %d pacing error %v, want 2 and none", res.Prefix, res.PacingErr)
+			if prefix(res) != 2 || res.PacingErr != nil {
+				t.Errorf("second batch: got prefix %d pacing error %v, want 2 and none", prefix(res), res.PacingErr)
 			}
 			if len(f.lists) != lists {
 				t.Errorf("got %d listings after a second batch 30 s later, want %d", len(f.lists), lists)
@@ -382,8 +382,8 @@ func TestWriterListsShardsOnceAMinuteAndAfterAReshard(t *testing.T) {
 			n++
 			recs[i].Data = fmt.Appendf(nil, "w%d", n)
 		}
-		if res := w.Write(context.Background(), Batch{Stream: "s1", Records: recs}); res.Prefix != len(recs) || res.PacingErr != nil {
-			t.Fatalf("got prefix %d pacing error %v, want %d and none", res.Prefix, res.PacingErr, len(recs))
+		if res := w.Write(context.Background(), Batch{Stream: "s1", Records: recs}); prefix(res) != len(recs) || res.PacingErr != nil {
+			t.Fatalf("got prefix %d pacing error %v, want %d and none", prefix(res), res.PacingErr, len(recs))
 		}
 	}
 	steps := []struct {
@@ -474,16 +474,16 @@ func TestPacedWriteRespectsTheDeadlineWhileWaitingForBudget(t *testing.T) {
 			if res.Stats.Throttled != 0 || f.throttled != 0 {
 				t.Errorf("got %d throttled (%d by the fake), want 0", res.Stats.Throttled, f.throttled)
 			}
-			if res.Prefix < tt.wantFirst-50 || res.Prefix > tt.wantFirst {
-				t.Errorf("got prefix %d, want about %d", res.Prefix, tt.wantFirst)
+			if prefix(res) < tt.wantFirst-50 || prefix(res) > tt.wantFirst {
+				t.Errorf("got prefix %d, want about %d", prefix(res), tt.wantFirst)
 			}
-			for i := res.Prefix; i < len(recs); i++ {
+			for i := prefix(res); i < len(recs); i++ {
 				if o := res.Outcomes[i]; o.Written || !errors.Is(o.Err, tt.wantErr) {
 					t.Fatalf("record %d: got %+v, want not written with %v", i, o, tt.wantErr)
 				}
 			}
-			if res.Stats.Written != res.Prefix {
-				t.Errorf("got %d written beyond a prefix of %d, want a clean prefix", res.Stats.Written, res.Prefix)
+			if res.Stats.Written != prefix(res) {
+				t.Errorf("got %d written beyond a prefix of %d, want a clean prefix", res.Stats.Written, prefix(res))
 			}
 			checkLastCopiesInOrder(t, f, recs, res)
 		})
@@ -534,8 +534,8 @@ func TestAThrottleResendsOnlyRecordsWrittenAfterTheirKeysFailure(t *testing.T) {
 				opts.Shards = f
 			}
 			res := NewWriter(f, opts).Write(context.Background(), Batch{Stream: "s1", Records: tt.recs})
-			if res.Prefix != len(tt.recs) {
-				t.Fatalf("got prefix %d, want %d", res.Prefix, len(tt.recs))
+			if prefix(res) != len(tt.recs) {
+				t.Fatalf("got prefix %d, want %d", prefix(res), len(tt.recs))
 			}
 			if f.throttled == 0 {
 				t.Fatal("precondition: got no throttling, want the shard to refuse some entries")
@@ -558,8 +558,8 @@ func TestAPacedThrottleIsRetriedOnBudgetNotAfterABackoff(t *testing.T) {
 	w := NewWriter(f, Options{Shards: f, BaseBackoff: time.Hour, MaxBackoff: time.Hour, Jitter: identityJitter, Sleep: clock.Sleep, Now: clock.Now})
 	recs := records(manyKeys(100, 10)...)
 	res := w.Write(context.Background(), Batch{Stream: "s1", Records: recs})
-	if res.Prefix != len(recs) {
-		t.Fatalf("got prefix %d, want %d", res.Prefix, len(recs))
+	if prefix(res) != len(recs) {
+		t.Fatalf("got prefix %d, want %d", prefix(res), len(recs))
 	}
 	if res.Stats.Throttled == 0 {
 		t.Fatal("precondition: got no throttling, want the first request refused in part")
@@ -591,8 +591,8 @@ func TestPacedWriteWithAClockThatDoesNotMoveFinishesUnpaced(t *testing.T) {
 	w := NewWriter(f, Options{Shards: f, Sleep: noSleep, Now: clock.Now})
 	recs := records(manyKeys(3000, 20)...)
 	res := w.Write(context.Background(), Batch{Stream: "s1", Records: recs})
-	if res.Prefix != len(recs) {
-		t.Fatalf("got prefix %d, want %d", res.Prefix, len(recs))
+	if prefix(res) != len(recs) {
+		t.Fatalf("got prefix %d, want %d", prefix(res), len(recs))
 	}
 	// A full bucket's 1,000 records, one wait for more that bought none,
 	// then the rest unpaced.

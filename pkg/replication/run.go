@@ -465,19 +465,14 @@ func permanentRequestError(err error) bool {
 // result fills in why each unwritten record is not written and counts.
 func (r *run) result() Result {
 	res := Result{Outcomes: r.outcomes, Stats: r.stats}
-	prefixOpen := true
 	for i := range r.outcomes {
 		o := &r.outcomes[i]
 		if r.state[i] == stateWritten {
 			o.Written = true
 			res.Stats.Written++
 			res.Stats.WrittenBytes += len(r.b.Records[i].Data)
-			if prefixOpen {
-				res.Prefix++
-			}
 			continue
 		}
-		prefixOpen = false
 		res.Stats.Failed++
 		switch {
 		case r.state[i] == statePermanent:

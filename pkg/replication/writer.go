@@ -203,8 +203,11 @@ type Stats struct {
 
 // Result is the outcome of one Write.
 type Result struct {
-	Outcomes []Outcome // one per record, same index as Batch.Records
-	Prefix   int       // length of the longest run from index 0 of written records (the replicated prefix)
+	// Outcomes, one per record at the index of Batch.Records, say which
+	// records are written. What may be acknowledged is the caller's rule
+	// (pkg/replicator/ack.go): the batch it writes leaves out the records
+	// it skips, so a prefix of this batch is not a prefix of its own.
+	Outcomes []Outcome
 	Stats    Stats
 	// PacingErr says this Write's listing of the target's shards failed:
 	// it paced on the last map it had, or went unpaced without one. Only

@@ -60,7 +60,8 @@ func TestAlarmsWatchLagStallsFailuresAndSourceHealth(t *testing.T) {
 		{"default", "us-east-1", map[string]alarmWant{
 			"ReplicationLag-example-stream-1":              {"ReplicationLagSeconds", 60, "GreaterThanThreshold", 5, 3, 60, "ignore"},
 			"CheckpointAge-example-stream-1":               {"CheckpointAgeSeconds", 300, "GreaterThanThreshold", 5, 3, 60, "ignore"},
-			"FailedRecords-example-stream-1":               {"FailedRecords", 0, "GreaterThanThreshold", 1, 1, 60, "notBreaching"},
+			"FailedRecords-example-stream-1":               {"FailedRecords", 0, "GreaterThanThreshold", 15, 15, 60, "notBreaching"},
+			"RejectedRecords-example-stream-1":             {"RejectedRecords", 0, "GreaterThanThreshold", 1, 1, 60, "notBreaching"},
 			"SourcePutRecordsFailureRate-example-stream-1": {"100 * FILL(failed0, 0) / total0", 1, "GreaterThanOrEqualToThreshold", 1, 1, 300, "notBreaching"},
 			"ReplicatorIteratorAge":                        {"IteratorAge", 60000, "GreaterThanThreshold", 5, 3, 60, "notBreaching"},
 			"ReplicatorErrors":                             {"Errors", 0, "GreaterThanThreshold", 5, 3, 60, "notBreaching"},
@@ -103,11 +104,11 @@ func TestAlarmsWatchLagStallsFailuresAndSourceHealth(t *testing.T) {
 
 func TestEveryStreamHasItsOwnAlarms(t *testing.T) {
 	alarms := alarmsByName(t, deployment(t, "mixed").region("us-east-2"))
-	if got, want := len(alarms), 2*4+3; got != want {
-		t.Errorf("got %d alarms, want %d (4 per stream, 3 for the function and queue)", got, want)
+	if got, want := len(alarms), 2*5+3; got != want {
+		t.Errorf("got %d alarms, want %d (5 per stream, 3 for the function and queue)", got, want)
 	}
 	for _, stream := range []string{"orders", "clicks"} {
-		for _, kind := range []string{"ReplicationLag", "CheckpointAge", "FailedRecords", "SourcePutRecordsFailureRate"} {
+		for _, kind := range []string{"ReplicationLag", "CheckpointAge", "FailedRecords", "RejectedRecords", "SourcePutRecordsFailureRate"} {
 			a, ok := alarms["KdsCrr-us-east-2-"+kind+"-"+stream]
 			if !ok {
 				t.Errorf("no %s alarm for %s", kind, stream)
@@ -174,7 +175,7 @@ func TestSourceHealthAlarmIsWordedForItsRegion(t *testing.T) {
 func TestReplicationAlarmsWatchTheirOwnRegionsSeries(t *testing.T) {
 	for _, region := range []string{"us-east-1", "us-east-2"} {
 		alarms := alarmsByName(t, deployment(t, "default").region(region))
-		for _, kind := range []string{"ReplicationLag", "CheckpointAge", "FailedRecords"} {
+		for _, kind := range []string{"ReplicationLag", "CheckpointAge", "FailedRecords", "RejectedRecords"} {
 			a, ok := alarms["KdsCrr-"+region+"-"+kind+"-example-stream-1"]
 			if !ok {
 				t.Errorf("%s: no %s alarm", region, kind)

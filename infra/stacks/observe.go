@@ -236,6 +236,9 @@ func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Functi
 				"Look at the ReplicationLag and IteratorAge alarms and the replicator's logs for the shard that is behind.",
 				name, s.CheckpointAgeAlarmSeconds),
 		})
+		// Records handed back for a retry are written by a later
+		// invocation (a deadline, a throttle storm): only records that
+		// keep failing, or that the target refuses for good, need a person.
 		rs.newAlarm(topic, alarmSpec{
 			id:         "FailedRecordsAlarm-" + name,
 			stream:     name,
@@ -243,12 +246,24 @@ func (rs *regionStack) newAlarms(topic awssns.Topic, replicator awslambda.Functi
 			metric:     rs.alarmMetric("FailedRecords", name, "Sum", minute),
 			threshold:  0,
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			periods:    15, datapoints: 15,
+			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+			description: rs.watches() + fmt.Sprintf("Records of stream %s have failed to reach %s in every minute for 15 minutes: they keep failing, so their shards are not moving. "+
+				"The logs carry each record's sequence number and error code. Check the target's health and throttling in %s, and the RejectedRecords alarm.",
+				name, rs.other, rs.other),
+		})
+		rs.newAlarm(topic, alarmSpec{
+			id:         "RejectedRecordsAlarm-" + name,
+			stream:     name,
+			name:       "RejectedRecords-" + name,
+			metric:     rs.alarmMetric("RejectedRecords", name, "Sum", minute),
+			threshold:  0,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			periods:    1, datapoints: 1,
 			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
-			description: rs.watches() + fmt.Sprintf("The replicator could not write records of stream %s to %s and handed them back to the mapping for a retry. "+
-				"The logs carry each record's sequence number and error code. A record the target can never accept "+
-				"stays failed and stalls its shard: fix the cause (permissions, stream missing in %s, record too large).",
-				name, rs.other, rs.other),
+			description: rs.watches() + fmt.Sprintf("%s refuses records of stream %s for good (a permanent error): each stalls its shard until the cause is fixed. "+
+				"The logs carry each record's sequence number and error code: permissions, the stream missing in %s, a KMS key, a record too large for the target.",
+				rs.other, name, rs.other),
 		})
 		rs.newAlarm(topic, alarmSpec{
 			id:         "PutRecordsFailureRateAlarm-" + name,
@@ -328,7 +343,7 @@ func (rs *regionStack) newDashboard(replicator awslambda.Function, failures awss
 				rs.replicationMetric("ReplicationLagSeconds", name, "Maximum", minute, rs.other),
 			}, nil),
 			graph(name+": throughput", []awscloudwatch.IMetric{sum("ReplicatedRecords")}, []awscloudwatch.IMetric{sum("ReplicatedBytes")}),
-			graph(name+": skipped, failed, resent", []awscloudwatch.IMetric{sum("SkippedRecords"), sum("FailedRecords"), sum("ResentRecords")}, nil),
+			graph(name+": skipped, failed, rejected, resent", []awscloudwatch.IMetric{sum("SkippedRecords"), sum("FailedRecords"), sum("RejectedRecords"), sum("ResentRecords")}, nil),
 			graph(name+": checkpoint age (s)", []awscloudwatch.IMetric{
 				rs.replicationMetric("CheckpointAgeSeconds", name, "Maximum", minute, rs.region),
 			}, nil),

@@ -45,6 +45,7 @@ const (
 	SkippedRecords           = "SkippedRecords"
 	SupersededRecords        = "SupersededRecords"
 	FailedRecords            = "FailedRecords"
+	RejectedRecords          = "RejectedRecords"
 	ResentRecords            = "ResentRecords"
 	ThrottledRecords         = "ThrottledRecords"
 	CommitTimestampFallbacks = "CommitTimestampFallbacks"
@@ -66,8 +67,12 @@ type Invocation struct {
 	SkippedRecords    int
 	// SupersededRecords are this Region's records of an epoch closed in
 	// rewind mode, never written because producers send them again.
-	SupersededRecords        int
+	SupersededRecords int
+	// FailedRecords were not written this time; the mapping hands them
+	// back and a later invocation writes them, unless they are also
+	// RejectedRecords: refused by the target for good (permanent error).
 	FailedRecords            int
+	RejectedRecords          int
 	ResentRecords            int
 	ThrottledRecords         int
 	CommitTimestampFallbacks int
@@ -197,6 +202,7 @@ func (inv Invocation) data() ([]datum, error) {
 		datum{SkippedRecords, types.StandardUnitCount, float64(inv.SkippedRecords)},
 		datum{SupersededRecords, types.StandardUnitCount, float64(inv.SupersededRecords)},
 		datum{FailedRecords, types.StandardUnitCount, float64(inv.FailedRecords)},
+		datum{RejectedRecords, types.StandardUnitCount, float64(inv.RejectedRecords)},
 		datum{ResentRecords, types.StandardUnitCount, float64(inv.ResentRecords)},
 		datum{ThrottledRecords, types.StandardUnitCount, float64(inv.ThrottledRecords)},
 		datum{CommitTimestampFallbacks, types.StandardUnitCount, float64(inv.CommitTimestampFallbacks)},

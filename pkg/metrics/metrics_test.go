@@ -38,6 +38,7 @@ func full() Invocation {
 		SkippedRecords:           3,
 		SupersededRecords:        5,
 		FailedRecords:            2,
+		RejectedRecords:          1,
 		ResentRecords:            7,
 		ThrottledRecords:         11,
 		CommitTimestampFallbacks: 13,
@@ -100,8 +101,8 @@ func TestEmitWithSourceRegionDeclaresBothDimensionSets(t *testing.T) {
 	if doc.Stream != "orders" || doc.SourceRegion != "eu-west-1" {
 		t.Errorf("dimension values: got StreamName %q, SourceRegion %q, want orders, eu-west-1", doc.Stream, doc.SourceRegion)
 	}
-	if len(doc.Values) != 11 {
-		t.Errorf("got %d values, want all 11 metrics", len(doc.Values))
+	if len(doc.Values) != 12 {
+		t.Errorf("got %d values, want all 12 metrics", len(doc.Values))
 	}
 }
 
@@ -122,8 +123,8 @@ func TestMirrorSendsOnlyUnderStreamNameAndSourceRegion(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("got %d PutMetricData calls, want 1", len(calls))
 	}
-	if got := len(calls[0].MetricData); got != 11 {
-		t.Errorf("got %d metric data, want 11", got)
+	if got := len(calls[0].MetricData); got != 12 {
+		t.Errorf("got %d metric data, want 12", got)
 	}
 	for _, d := range calls[0].MetricData {
 		got := dimensionStrings(d.Dimensions)
@@ -165,6 +166,7 @@ func TestEmitDocumentDeclaresEveryMetricWithItsUnit(t *testing.T) {
 		SkippedRecords:           {3, "Count"},
 		SupersededRecords:        {5, "Count"},
 		FailedRecords:            {2, "Count"},
+		RejectedRecords:          {1, "Count"},
 		ResentRecords:            {7, "Count"},
 		ThrottledRecords:         {11, "Count"},
 		CommitTimestampFallbacks: {13, "Count"},
@@ -237,7 +239,7 @@ func TestEmitPublishesZeroCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{ReplicatedRecords, ReplicatedBytes, SkippedRecords, SupersededRecords, FailedRecords, ResentRecords, ThrottledRecords, CommitTimestampFallbacks} {
+	for _, name := range []string{ReplicatedRecords, ReplicatedBytes, SkippedRecords, SupersededRecords, FailedRecords, RejectedRecords, ResentRecords, ThrottledRecords, CommitTimestampFallbacks} {
 		v, ok := doc.Values[name]
 		if !ok || v != 0 {
 			t.Errorf("%s: got %v (present %v), want 0 present", name, v, ok)

@@ -228,10 +228,13 @@ func TestWriteInvariantsOnRandomBatches(t *testing.T) {
 
 			checkLastCopiesInOrder(t, f, recs, res) // Written ⇒ in a successful response, last copies in order
 			firstPermanent := n
-			written, bytes := 0, 0
+			written, bytes, rejected := 0, 0, 0
 			for i, o := range res.Outcomes {
 				if o.Written == (o.Err != nil) {
 					t.Errorf("record %d: got Written %v with Err %v, want exactly one", i, o.Written, o.Err)
+				}
+				if o.Permanent {
+					rejected++
 				}
 				if o.Permanent && firstPermanent == n {
 					firstPermanent = i
@@ -259,6 +262,7 @@ func TestWriteInvariantsOnRandomBatches(t *testing.T) {
 				Resent:       len(f.writes) - len(distinct),
 				Throttled:    f.throttled,
 				Failed:       n - written,
+				Rejected:     rejected,
 				BudgetWait:   res.Stats.BudgetWait, // the fake cannot tell
 			}
 			if res.Stats != want {

@@ -476,6 +476,7 @@ func (r *run) result() Result {
 		res.Stats.Failed++
 		switch {
 		case r.state[i] == statePermanent:
+			res.Stats.Rejected++
 		case i > r.firstPermanent:
 			o.Err = fmt.Errorf("%w: record %s", ErrNotSent, r.b.Records[r.firstPermanent].SequenceNumber)
 		case r.stop != nil && o.Err != nil:

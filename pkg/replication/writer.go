@@ -196,6 +196,10 @@ type Stats struct {
 	Resent       int // writes of a record that had already been written (ResentRecords metric)
 	Throttled    int // entries that came back ProvisionedThroughputExceededException (ThrottledRecords metric)
 	Failed       int // records not written when Write returned (FailedRecords metric)
+	// Rejected counts those of Failed the target can never accept as
+	// they are (a permanent error: RejectedRecords): they need a person,
+	// where the rest are written by a later invocation.
+	Rejected int
 	// BudgetWait is the time spent waiting for target shards' write budget
 	// (pacing): neither an attempt nor a throttle.
 	BudgetWait time.Duration

@@ -245,6 +245,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	inv.SkippedRecords = count(verdict.Decisions, activeregion.Skip)
 	inv.SupersededRecords = count(verdict.Decisions, activeregion.Supersede)
 	inv.FailedRecords = stats.Failed
+	inv.RejectedRecords = stats.Rejected
 	inv.ResentRecords = stats.Resent
 	inv.ThrottledRecords = stats.Throttled
 	h.checkpoint(ctx, source, verdict.Config, records, outcome, ack, &inv)
@@ -264,6 +265,35 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		"failed", stats.Failed, "resent", stats.Resent, "throttled", stats.Throttled,
 		"requests", stats.Requests, "acknowledged", ack.prefix, "epoch", verdict.Config.Epoch)
 	return resp, nil
+}
+
+// maxLoggedSequenceNumbers bounds the sequence numbers one log line names.
+const maxLoggedSequenceNumbers = 20
+
+// logHandedBack names the records that were sent and not written, and not
+// refused for good (those are logged one by one): they go back to the
+// mapping and a later invocation writes them, so one line per batch says
+// which, with the first error.
+func (h *Handler) logHandedBack(ctx context.Context, stream string, records []sourceRecord, index []int, outcomes []replication.Outcome) {
+	var seqs []string
+	var first error
+	n := 0
+	for bi, o := range outcomes {
+		if o.Written || o.Permanent {
+			continue
+		}
+		if n++; len(seqs) < maxLoggedSequenceNumbers {
+			seqs = append(seqs, records[index[bi]].rec.Kinesis.SequenceNumber)
+		}
+		if first == nil {
+			first = o.Err
+		}
+	}
+	if n == 0 {
+		return
+	}
+	h.log.WarnContext(ctx, "records not written this time: handed back to the mapping, which delivers them again",
+		"stream", stream, "records", n, "sequenceNumbers", seqs, "firstError", first)
 }
 
 // write sends the records to replicate, and only those, within the write
@@ -302,6 +332,7 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 		}
 	}
 	result := h.writer.Write(ctx, batch)
+	defer h.logHandedBack(ctx, stream, records, index, result.Outcomes)
 	if result.PacingErr != nil {
 		h.log.WarnContext(ctx, "the target's shards could not be listed: writes go out unpaced (retried on throttling) until they can be; the replicator needs kinesis:ListShards on the target stream",
 			"targetStream", target, "region", h.settings.TargetRegion, "error", result.PacingErr)

@@ -238,30 +238,33 @@ func TestHandleReportsTheFirstUnwrittenRecord(t *testing.T) {
 		wantFailure int // index of the record reported, or -1
 		wantCheckpt int // index of the checkpointed record, or -1
 		wantFailed  float64
+		// wantRejected: of those, the ones the target refuses for good,
+		// which need a person (RejectedRecords).
+		wantRejected float64
 	}{
 		{
 			name:     "non-retryable entry error in the middle",
 			fail:     failSeq(5, "KMSAccessDeniedException"),
 			oversize: -1,
 			// 6-9 went out in the same request and are written, not acknowledged.
-			wantFailure: 5, wantCheckpt: 4, wantFailed: 1,
+			wantFailure: 5, wantCheckpt: 4, wantFailed: 1, wantRejected: 1,
 		},
 		{
 			name:        "non-retryable entry error on the first record",
 			fail:        failSeq(0, "KMSNotFoundException"),
 			oversize:    -1,
-			wantFailure: 0, wantCheckpt: -1, wantFailed: 1,
+			wantFailure: 0, wantCheckpt: -1, wantFailed: 1, wantRejected: 1,
 		},
 		{
 			name:        "oversize record is never sent",
 			oversize:    7,
-			wantFailure: 7, wantCheckpt: 6, wantFailed: 3,
+			wantFailure: 7, wantCheckpt: 6, wantFailed: 3, wantRejected: 1,
 		},
 		{
 			name:        "stream missing in the target Region",
 			requestErr:  &kintypes.ResourceNotFoundException{Message: aws.String("Stream orders not found")},
 			oversize:    -1,
-			wantFailure: 0, wantCheckpt: -1, wantFailed: 10,
+			wantFailure: 0, wantCheckpt: -1, wantFailed: 10, wantRejected: 10,
 		},
 	}
 	for _, tt := range tests {
@@ -288,8 +291,12 @@ func TestHandleReportsTheFirstUnwrittenRecord(t *testing.T) {
 			} else if got, want := cps[testShard].LastSequenceNumber, ev.Records[tt.wantCheckpt].Kinesis.SequenceNumber; got != want {
 				t.Fatalf("got checkpoint at %s, want %s", got, want)
 			}
-			if got := h.metricsOf(t).Values["FailedRecords"]; got != tt.wantFailed {
+			doc := h.metricsOf(t)
+			if got := doc.Values["FailedRecords"]; got != tt.wantFailed {
 				t.Fatalf("got FailedRecords %v, want %v", got, tt.wantFailed)
+			}
+			if got := doc.Values["RejectedRecords"]; got != tt.wantRejected {
+				t.Fatalf("got RejectedRecords %v, want %v", got, tt.wantRejected)
 			}
 		})
 	}
@@ -611,12 +618,20 @@ func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) 
 		BaseBackoff: time.Hour, MaxBackoff: time.Hour, DeadlineMargin: time.Second,
 		Jitter: func(max time.Duration) time.Duration { return max },
 	})
+	var logs bytes.Buffer
+	h.handler.log = slog.New(slog.NewJSONHandler(&logs, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ev := kinesisEvent(8, 8, t0)
 	resp, err := h.handler.Handle(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The record handed back is named in the logs, with why.
+	if !strings.Contains(logs.String(), `"msg":"records not written this time: handed back to the mapping, which delivers them again"`) ||
+		!strings.Contains(logs.String(), `"sequenceNumbers":["`+ev.Records[3].Kinesis.SequenceNumber+`"`) ||
+		!strings.Contains(logs.String(), "ProvisionedThroughputExceededException") {
+		t.Errorf("the logs do not name record 3 and its error:\n%s", logs.String())
 	}
 	if got, want := failedIDs(resp), ev.Records[3].Kinesis.SequenceNumber; len(got) != 1 || got[0] != want {
 		t.Fatalf("got batch item failures %v, want [%s]", got, want)
@@ -625,7 +640,7 @@ func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) 
 		t.Fatalf("got checkpoint at %s, want record 2 (%s)", got, want)
 	}
 	doc := h.metricsOf(t)
-	if doc.Values["ThrottledRecords"] != 1 || doc.Values["FailedRecords"] != 1 || doc.Values["ReplicatedRecords"] != 7 {
+	if doc.Values["ThrottledRecords"] != 1 || doc.Values["FailedRecords"] != 1 || doc.Values["ReplicatedRecords"] != 7 || doc.Values["RejectedRecords"] != 0 {
 		t.Fatalf("got throttled %v failed %v replicated %v, want 1, 1, 7",
 			doc.Values["ThrottledRecords"], doc.Values["FailedRecords"], doc.Values["ReplicatedRecords"])
 	}

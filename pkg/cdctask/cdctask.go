@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 )
 
@@ -37,11 +39,13 @@ type Task struct {
 	keySeq  map[string]int // last change number per key
 	written []promisecheck.Written
 	now     func() time.Time
+	// wait pauses before a round that follows a refusal.
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a task writing stream, cycling over keys keys.
 func New(stream string, keys int) *Task {
-	return &Task{stream: stream, keys: keys, keySeq: map[string]int{}, now: time.Now}
+	return &Task{stream: stream, keys: keys, keySeq: map[string]int{}, now: time.Now, wait: pause.For}
 }
 
 // Written returns everything the task wrote, in order.
@@ -89,6 +93,7 @@ func (t *Task) Produce(ctx context.Context, region string, client PutRecordsAPI,
 func (t *Task) Resend(ctx context.Context, region string, client PutRecordsAPI, since *time.Time) (int, error) {
 	t.mu.Lock()
 	latest := map[string]promisecheck.Payload{}
+	first := map[string]time.Time{}
 	var order []string
 	for _, w := range t.written {
 		if since != nil && w.Commit.Before(*since) {
@@ -96,9 +101,14 @@ func (t *Task) Resend(ctx context.Context, region string, client PutRecordsAPI, 
 		}
 		if _, seen := latest[w.ID]; !seen {
 			order = append(order, w.ID)
+			first[w.ID] = w.Commit
 		}
 		latest[w.ID] = w.Payload
 	}
+	// Written is in write order, which per key is commit order; across
+	// keys, a refused change may have been written after later changes of
+	// other keys, so sort to send again in commit order.
+	slices.SortStableFunc(order, func(a, b string) int { return first[a].Compare(first[b]) })
 	batch := make([]promisecheck.Payload, 0, len(order))
 	for _, id := range order {
 		p := latest[id]
@@ -109,36 +119,93 @@ func (t *Task) Resend(ctx context.Context, region string, client PutRecordsAPI, 
 	return len(batch), t.put(ctx, region, client, batch)
 }
 
+// put writes batch in order per key. Each request carries at most one
+// change of a key, so a change the stream refuses (a throttled or failed
+// entry) holds back only its own key's later changes, which have not been
+// sent yet: it goes again at the head of its key, after a backoff, and no
+// key is ever reordered or written twice at the source.
 func (t *Task) put(ctx context.Context, region string, client PutRecordsAPI, batch []promisecheck.Payload) error {
-	for start := 0; start < len(batch); start += 500 {
-		chunk := batch[start:min(start+500, len(batch))]
-		entries := make([]types.PutRecordsRequestEntry, len(chunk))
-		for i, p := range chunk {
-			data, err := json.Marshal(p)
-			if err != nil {
-				return fmt.Errorf("encode change %s: %w", p.ID, err)
-			}
-			entries[i] = types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(p.Key)}
+	queues := map[string][]promisecheck.Payload{}
+	var keys []string // in order of first change, so rounds are stable
+	for _, p := range batch {
+		if _, ok := queues[p.Key]; !ok {
+			keys = append(keys, p.Key)
 		}
-		out, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(t.stream), Records: entries})
+		queues[p.Key] = append(queues[p.Key], p)
+	}
+	refusals := 0
+	for len(keys) > 0 {
+		heads := make([]promisecheck.Payload, 0, min(len(keys), maxEntries))
+		for _, k := range keys[:min(len(keys), maxEntries)] {
+			heads = append(heads, queues[k][0])
+		}
+		refused, err := t.putOnce(ctx, region, client, heads)
 		if err != nil {
-			return fmt.Errorf("write %d changes into %s in %s: %w", len(chunk), t.stream, region, err)
+			return err
 		}
-		if n := aws.ToInt32(out.FailedRecordCount); n > 0 {
-			// Retrying a refused change out of turn would reorder its key
-			// at the source; the local world never throttles producers.
-			return fmt.Errorf("write changes into %s in %s: %d refused", t.stream, region, n)
-		}
-		t.mu.Lock()
-		for _, p := range chunk {
-			commit, err := time.Parse(time.RFC3339Nano, p.CommitTimestamp)
-			if err != nil {
-				t.mu.Unlock()
-				return fmt.Errorf("change %s: %w", p.ID, err)
+		for i, p := range heads {
+			if !refused[i] {
+				queues[p.Key] = queues[p.Key][1:]
 			}
-			t.written = append(t.written, promisecheck.Written{Payload: p, Region: region, Commit: commit})
 		}
-		t.mu.Unlock()
+		keys = slices.DeleteFunc(keys, func(k string) bool { return len(queues[k]) == 0 })
+		if len(refused) == 0 {
+			refusals = 0
+			continue
+		}
+		refusals++
+		if err := t.wait(ctx, retryDelay(refusals)); err != nil {
+			return fmt.Errorf("write changes into %s in %s: %d still refused: %w", t.stream, region, len(refused), err)
+		}
 	}
 	return nil
+}
+
+// maxEntries is PutRecords' limit of entries per request.
+const maxEntries = 500
+
+// retryDelay is the pause before the n-th round in a row that follows a
+// refusal: 25ms doubled per round, at most a second, about what a shard's
+// bucket needs to refill.
+func retryDelay(n int) time.Duration {
+	d := 25 * time.Millisecond
+	for i := 1; i < n && d < time.Second; i++ {
+		d *= 2
+	}
+	return min(d, time.Second)
+}
+
+// putOnce writes chunk (no two changes of one key) with one PutRecords,
+// records what was written and returns the indexes refused.
+func (t *Task) putOnce(ctx context.Context, region string, client PutRecordsAPI, chunk []promisecheck.Payload) (map[int]bool, error) {
+	entries := make([]types.PutRecordsRequestEntry, len(chunk))
+	for i, p := range chunk {
+		data, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("encode change %s: %w", p.ID, err)
+		}
+		entries[i] = types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(p.Key)}
+	}
+	out, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(t.stream), Records: entries})
+	if err != nil {
+		return nil, fmt.Errorf("write %d changes into %s in %s: %w", len(chunk), t.stream, region, err)
+	}
+	if len(out.Records) != len(chunk) {
+		return nil, fmt.Errorf("write %d changes into %s in %s: got %d answers", len(chunk), t.stream, region, len(out.Records))
+	}
+	refused := map[int]bool{}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, p := range chunk {
+		if out.Records[i].ErrorCode != nil {
+			refused[i] = true
+			continue
+		}
+		commit, err := time.Parse(time.RFC3339Nano, p.CommitTimestamp)
+		if err != nil {
+			return nil, fmt.Errorf("change %s: %w", p.ID, err)
+		}
+		t.written = append(t.written, promisecheck.Written{Payload: p, Region: region, Commit: commit})
+	}
+	return refused, nil
 }

@@ -66,6 +66,17 @@ type Options struct {
 	// writes its EMF metric lines to (its stdout in Lambda); called once per
 	// Region. Nil discards them.
 	ReplicatorOutput func(region string) io.Writer
+	// Ordering is the replicators' ORDERING; empty leaves it unset, the
+	// product's default.
+	Ordering string
+	// BatchSize is the mappings' batch size; zero is localmapping's
+	// default. The CDK app's mappings take 500.
+	BatchSize int
+	// WrapReplicator, if set, stands between each of Region region's
+	// mappings and its replicator: the mapping invokes what it returns. A
+	// benchmark times invocations with it, or kills them as a crashed
+	// function would be.
+	WrapReplicator func(region string, h localmapping.HandlerFunc) localmapping.HandlerFunc
 }
 
 // Deployment is kinesis-crr running in both Regions of a world. Its methods
@@ -150,6 +161,9 @@ func (d *Deployment) deploy(ctx context.Context, own, other string, o Options, l
 	if o.SwitchSettle > 0 {
 		env["SWITCH_SETTLE"] = o.SwitchSettle.String()
 	}
+	if o.Ordering != "" {
+		env["ORDERING"] = o.Ordering
+	}
 	getenv := func(k string) string { return env[k] }
 	w := d.world
 
@@ -182,8 +196,13 @@ func (d *Deployment) deploy(ctx context.Context, own, other string, o Options, l
 		Fence:    w.DynamoDBClient(other, own),
 	}, replicator.WithOutput(out), replicator.WithLogger(logger.With("function", "replicator", "region", own)))
 	source := w.KinesisClient(own, own)
+	var handle localmapping.HandlerFunc = h.Handle
+	if o.WrapReplicator != nil {
+		handle = o.WrapReplicator(own, handle)
+	}
 	for _, stream := range d.streams {
-		r.mappings = append(r.mappings, localmapping.New(source, stream, own, h.Handle, localmapping.Options{
+		r.mappings = append(r.mappings, localmapping.New(source, stream, own, handle, localmapping.Options{
+			BatchSize:    o.BatchSize,
 			PollInterval: o.PollInterval,
 			Logger:       logger.With("mapping", own, "stream", stream),
 		}))

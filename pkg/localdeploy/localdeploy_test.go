@@ -78,9 +78,11 @@ func TestADeploymentReplicatesAndServesItsFailoverFunctions(t *testing.T) {
 					recs, err := promisecheck.ReadStream(ctx, w.KinesisClient(east2, east2), s)
 					return len(recs) >= n, err
 				})
-				if st := d.Mapping(east1, s).Stats(); st.Records < n {
-					t.Errorf("mapping of %s in %s: got %d records acknowledged, want %d", s, east1, st.Records, n)
-				}
+				// A record is in the target before its batch is
+				// acknowledged: wait for the acknowledgement too.
+				waitFor(ctx, t, fmt.Sprintf("%d records of %s acknowledged in %s", n, s, east1), func() (bool, error) {
+					return d.Mapping(east1, s).Stats().Records >= n, nil
+				})
 			}
 			if err := d.Err(); err != nil {
 				t.Errorf("got mapping errors %v, want none", err)

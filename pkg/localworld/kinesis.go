@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,12 +59,7 @@ func (e *endpoint) serveAtTimestamp(ctx context.Context, rw http.ResponseWriter,
 		writeError(rw, Kinesis, http.StatusInternalServerError, "InternalFailure", err.Error())
 		return
 	}
-	h := rw.Header()
-	h.Set("Content-Type", "application/x-amz-json-1.1")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
-	rw.WriteHeader(http.StatusOK)
-	_, _ = rw.Write(b)
+	writeJSON(rw, b)
 }
 
 func firstAtOrAfter(ctx context.Context, client *kinesis.Client, req atTimestampRequest) (string, error) {

@@ -59,14 +59,23 @@ func (e *endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		e.serveAtTimestamp(ctx, rw, req)
 		return
 	}
-	resp, err := e.w.forward(ctx, e.upstream, r, body)
-	if err != nil {
-		if ctx.Err() == nil {
-			writeError(rw, e.service, http.StatusBadGateway, "InternalFailure", fmt.Sprintf("localworld: kinesis of %s: %v", e.w.regions[e.region], err))
-		}
+	switch target := r.Header.Get("X-Amz-Target"); {
+	case target == putRecordsTarget:
+		e.servePutRecords(ctx, rw, r, body)
 		return
+	case target == putRecordTarget:
+		e.servePutRecord(ctx, rw, r, body)
+		return
+	case reshardTargets[target]:
+		var req struct {
+			StreamName string `json:"StreamName"`
+			StreamARN  string `json:"StreamARN"`
+		}
+		if decodeJSON(body, &req) {
+			defer e.w.limiters[e.region].forget(streamNameOf(req.StreamName, req.StreamARN))
+		}
 	}
-	resp.write(rw)
+	e.forwardAndRelay(ctx, rw, r, body)
 }
 
 // abandon answers a request given up while held: nobody reads the answer if

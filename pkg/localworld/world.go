@@ -47,6 +47,10 @@ type Options struct {
 	// CrossRegionLatency is added to every request a client of one Region
 	// makes to an endpoint of the other; default none.
 	CrossRegionLatency time.Duration
+	// ShardWriteLimit is the write limit of every open shard of both
+	// Regions' streams: the zero value is Kinesis's (1,000 records/s and
+	// 1 MiB/s), Unlimited none. SetShardWriteLimit changes it per Region.
+	ShardWriteLimit ShardLimit
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -78,7 +82,10 @@ type World struct {
 	// links[i] replicates replica i's writes into replica 1-i.
 	links [2]*link
 	// gates[i] is closed while Region i answers; Hang replaces it.
-	gates     [2]*gate
+	gates [2]*gate
+	// limiters and faulters shape each Region's Kinesis writes.
+	limiters  [2]*writeLimiter
+	faulters  [2]*faulter
 	keys      keySchemas
 	transport *http.Transport
 	servers   []*http.Server
@@ -141,6 +148,8 @@ func Start(ctx context.Context, o Options) (*World, error) {
 	for i := range 2 {
 		w.replicas[i] = &replica{index: i, url: emu.DynamoDBs[i], lastWrite: make(map[string]map[string]stamp)}
 		w.gates[i] = newGate()
+		w.limiters[i] = newWriteLimiter(o.Regions[i], emu.Kinesis[i], o.ShardWriteLimit)
+		w.faulters[i] = &faulter{}
 	}
 	for i := range 2 {
 		w.links[i] = newLink(w.replicas[i], w.replicas[1-i])
@@ -386,4 +395,38 @@ func (w *World) failures() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return errors.Join(w.errs...)
+}
+
+// SetShardWriteLimit sets the write limit of every open shard of region's
+// streams (the zero ShardLimit is Kinesis's, Unlimited none) and refills
+// every bucket, so a backlog written unthrottled leaves no debt. Unknown
+// names do nothing.
+func (w *World) SetShardWriteLimit(region string, l ShardLimit) {
+	if i, ok := w.index(region); ok {
+		w.limiters[i].setLimit(l)
+	}
+}
+
+// SetKinesisFaults sets the faults region's Kinesis injects into PutRecords
+// and PutRecord requests from now on, restarting the generator at f.Seed;
+// the zero Faults turns them off.
+func (w *World) SetKinesisFaults(region string, f Faults) error {
+	i, ok := w.index(region)
+	if !ok {
+		return fmt.Errorf("localworld: faults: %q is not a Region of the world %q", region, w.regions)
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	w.faulters[i].set(f)
+	return nil
+}
+
+// KinesisStats returns what region's Kinesis proxy did with writes so far;
+// the zero value for an unknown name.
+func (w *World) KinesisStats(region string) KinesisStats {
+	if i, ok := w.index(region); ok {
+		return w.limiters[i].snapshot()
+	}
+	return KinesisStats{}
 }

@@ -12,9 +12,9 @@ import (
 const produceTick = 20 * time.Millisecond
 
 // producePaced has the CDC task write into region for d at rate records per
-// second, sending what is due every produceTick. A change the stream
-// refuses ends the run: retrying it out of turn would reorder its key at
-// the source, and the local world never throttles producers.
+// second, sending what is due every produceTick. Changes the stream
+// throttles are sent again by the task, in order per key, so a rate above
+// the stream's shard limits falls behind instead of failing.
 func producePaced(ctx context.Context, task *cdctask.Task, region string, client cdctask.PutRecordsAPI, rate int, d time.Duration) (int, error) {
 	start := time.Now()
 	tick := time.NewTicker(produceTick)

@@ -63,7 +63,7 @@ func (f *fakeTarget) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, 
 	return out, nil
 }
 
-// ListShards fails: the handler's tests are not about pacing (pkg/replication
+// ListShards fails: the handler's tests are not about pacing (pkg/putrecords
 // tests it), so their writes go out unpaced.
 func (f *fakeTarget) ListShards(context.Context, *kinesis.ListShardsInput, ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
 	return nil, errors.New("the fake target lists no shards")

@@ -24,7 +24,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/committime"
 	"github.com/kinesis-crr/kinesis-crr/pkg/metrics"
 	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
-	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
 
@@ -33,8 +33,8 @@ import (
 // ListShards for the hash ranges the writer paces each target shard by (a
 // listing that fails leaves the writes unpaced, never unwritten).
 type TargetAPI interface {
-	replication.PutRecordsAPI
-	replication.ShardLister
+	putrecords.PutRecordsAPI
+	putrecords.ShardLister
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 }
 
@@ -88,7 +88,7 @@ type Handler struct {
 	target      TargetAPI
 	decider     decider
 	checkpoints checkpointStore
-	writer      *replication.Writer
+	writer      *putrecords.Writer
 	emitter     *metrics.Emitter
 	extractor   committime.Extractor
 	log         *slog.Logger
@@ -109,7 +109,7 @@ type options struct {
 	log    *slog.Logger
 	now    func() time.Time
 	sleep  func(ctx context.Context, d time.Duration) error
-	writer replication.Options
+	writer putrecords.Options
 }
 
 // Option changes a Handler's defaults (for tests and the local mode).
@@ -132,7 +132,7 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 
 // WithWriterOptions sets the PutRecords writer's options; Ordering is always
 // taken from Settings.
-func WithWriterOptions(w replication.Options) Option { return func(o *options) { o.writer = w } }
+func WithWriterOptions(w putrecords.Options) Option { return func(o *options) { o.writer = w } }
 
 // NewHandler builds a Handler from validated settings and clients.
 func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
@@ -168,7 +168,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		target:      c.Target,
 		decider:     activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now),
 		checkpoints: checkpoint.NewStore(c.DynamoDB, s.CheckpointTable),
-		writer:      replication.NewWriter(c.Target, o.writer),
+		writer:      putrecords.NewWriter(c.Target, o.writer),
 		emitter:     metrics.NewEmitter(o.out, s.MetricsNamespace, metricOpts...),
 		extractor:   committime.Extractor{Field: s.CommitTimestampField},
 		log:         o.log,
@@ -274,7 +274,7 @@ const maxLoggedSequenceNumbers = 20
 // refused for good (those are logged one by one): they go back to the
 // mapping and a later invocation writes them, so one line per batch says
 // which, with the first error.
-func (h *Handler) logHandedBack(ctx context.Context, stream string, records []sourceRecord, index []int, outcomes []replication.Outcome) {
+func (h *Handler) logHandedBack(ctx context.Context, stream string, records []sourceRecord, index []int, outcomes []putrecords.Outcome) {
 	var seqs []string
 	var first error
 	n := 0
@@ -298,13 +298,13 @@ func (h *Handler) logHandedBack(ctx context.Context, stream string, records []so
 
 // write sends the records to replicate, and only those, within the write
 // lease of the verdict. outcome[i] is nil for a record not sent.
-func (h *Handler) write(ctx context.Context, stream string, records []sourceRecord, v activeregion.Verdict) ([]*replication.Outcome, replication.Stats) {
+func (h *Handler) write(ctx context.Context, stream string, records []sourceRecord, v activeregion.Verdict) ([]*putrecords.Outcome, putrecords.Stats) {
 	target := h.settings.NameMap.Target(stream)
-	batch := replication.Batch{Stream: target}
+	batch := putrecords.Batch{Stream: target}
 	index := make([]int, 0, len(records)) // writer index → event index
 	for i, r := range records {
 		if v.Decisions[i] == activeregion.Replicate {
-			batch.Records = append(batch.Records, replication.Record{
+			batch.Records = append(batch.Records, putrecords.Record{
 				SequenceNumber: r.rec.Kinesis.SequenceNumber,
 				PartitionKey:   r.rec.Kinesis.PartitionKey,
 				Data:           r.rec.Kinesis.Data,
@@ -312,9 +312,9 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 			index = append(index, i)
 		}
 	}
-	outcome := make([]*replication.Outcome, len(records))
+	outcome := make([]*putrecords.Outcome, len(records))
 	if len(batch.Records) == 0 {
-		return outcome, replication.Stats{}
+		return outcome, putrecords.Stats{}
 	}
 	// Read only when there is something to write: a standby that skips
 	// everything need not reach the other Region at all.
@@ -328,7 +328,7 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 			// target Region): a request started now would be cut while
 			// the target may still take it in, and sent again. Lambda
 			// retries the batch on a fresh fence instead.
-			return notWritten(records, v), replication.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
+			return notWritten(records, v), putrecords.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
 		}
 	}
 	result := h.writer.Write(ctx, batch)
@@ -352,11 +352,11 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 
 // notWritten is the outcome of a batch whose write lease ended before it
 // could start.
-func notWritten(records []sourceRecord, v activeregion.Verdict) []*replication.Outcome {
-	outcome := make([]*replication.Outcome, len(records))
+func notWritten(records []sourceRecord, v activeregion.Verdict) []*putrecords.Outcome {
+	outcome := make([]*putrecords.Outcome, len(records))
 	for i, d := range v.Decisions {
 		if d == activeregion.Replicate {
-			outcome[i] = &replication.Outcome{Err: replication.ErrDeadline}
+			outcome[i] = &putrecords.Outcome{Err: putrecords.ErrDeadline}
 		}
 	}
 	return outcome
@@ -454,7 +454,7 @@ func (h *Handler) holdAfterSwitchover(ctx context.Context, stream string, v acti
 // would only write them again, and a lagging checkpoint only moves a resume
 // point earlier (CheckpointAgeSeconds alarms on it).
 func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg activeregion.Config,
-	records []sourceRecord, outcome []*replication.Outcome, ack acknowledgment, inv *metrics.Invocation) {
+	records []sourceRecord, outcome []*putrecords.Outcome, ack acknowledgment, inv *metrics.Invocation) {
 	now := h.now().UTC()
 	var oldestCommit time.Time
 	for _, i := range ack.lastWritten {

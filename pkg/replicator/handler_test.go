@@ -23,7 +23,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 	"github.com/kinesis-crr/kinesis-crr/pkg/metrics/metricstest"
-	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 )
 
 const (
@@ -116,7 +116,7 @@ func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
 		WithOutput(h.emf),
 		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		WithClock(func() time.Time { return h.now }),
-		WithWriterOptions(replication.Options{
+		WithWriterOptions(putrecords.Options{
 			Sleep:  func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 			Jitter: func(time.Duration) time.Duration { return 0 },
 		}),
@@ -533,7 +533,7 @@ func TestHandleWritesToTheMappedStream(t *testing.T) {
 	var gotStreams []string
 	h := newHarness(t, s, usEast1Active())
 	h.handler.target = streamRecorder{h.target, &gotStreams}
-	h.handler.writer = replication.NewWriter(h.handler.target, replication.Options{})
+	h.handler.writer = putrecords.NewWriter(h.handler.target, putrecords.Options{})
 	if _, err := h.handler.Handle(context.Background(), kinesisEvent(2, 1, t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +591,7 @@ func TestHandleSurvivesACheckpointWriteFailure(t *testing.T) {
 func TestHandleOutputIsLambdaJSON(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
 	h.target.fail = failSeq(1, "InternalFailure")
-	h.handler.writer = replication.NewWriter(h.target, replication.Options{
+	h.handler.writer = putrecords.NewWriter(h.target, putrecords.Options{
 		Sleep: func(ctx context.Context, _ time.Duration) error { return errors.New("no time left") },
 	})
 	ev := kinesisEvent(3, 3, t0)
@@ -614,7 +614,7 @@ func TestHandleStopsBeforeTheDeadlineAndAcknowledgesOnlyThePrefix(t *testing.T) 
 	// Record 3 is throttled once; the backoff before its retry would end
 	// after the Lambda deadline, so the invocation stops with it unwritten.
 	h.target.fail = failSeq(3, "ProvisionedThroughputExceededException")
-	h.handler.writer = replication.NewWriter(h.target, replication.Options{
+	h.handler.writer = putrecords.NewWriter(h.target, putrecords.Options{
 		BaseBackoff: time.Hour, MaxBackoff: time.Hour, DeadlineMargin: time.Second,
 		Jitter: func(max time.Duration) time.Duration { return max },
 	})
@@ -838,7 +838,7 @@ func TestHandleSupersedesTheBacklogOfAnEpochClosedInRewindMode(t *testing.T) {
 func TestHandleStopsWritingWhenTheWriteLeaseEnds(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
 	h.target.fail = failSeq(1, "ProvisionedThroughputExceededException")
-	h.handler.writer = replication.NewWriter(h.target, replication.Options{
+	h.handler.writer = putrecords.NewWriter(h.target, putrecords.Options{
 		BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second,
 		Jitter: func(max time.Duration) time.Duration { return max },
 		Sleep:  func(ctx context.Context, d time.Duration) error { h.now = h.now.Add(d); return ctx.Err() },

@@ -7,7 +7,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/awsregion"
-	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamarn"
 )
 
@@ -22,7 +22,7 @@ type Settings struct {
 	CheckpointTable      string
 	ActiveRegionTable    string
 	CommitTimestampField string
-	Ordering             replication.Ordering
+	Ordering             putrecords.Ordering
 	CacheTTL             time.Duration
 	MetricsNamespace     string
 	MetricsMirrorRegion  string
@@ -74,7 +74,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	}
 	s.NameMap = nameMap
 
-	if s.Ordering, err = replication.ParseOrdering(orDefault(getenv("ORDERING"), "key")); err != nil {
+	if s.Ordering, err = putrecords.ParseOrdering(orDefault(getenv("ORDERING"), "key")); err != nil {
 		return Settings{}, fmt.Errorf("ORDERING: %w", err)
 	}
 

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinesis-crr/kinesis-crr/pkg/replication"
+	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -33,7 +33,7 @@ func TestSettingsFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.TargetRegion != "us-east-2" || s.CheckpointTable != "kdsReplicationCheckpoint" || s.ActiveRegionTable != "kdsActiveRegionConfig" ||
-		s.CommitTimestampField != "CommitTimestamp" || s.Ordering != replication.OrderingKey || s.CacheTTL != 5*time.Second ||
+		s.CommitTimestampField != "CommitTimestamp" || s.Ordering != putrecords.OrderingKey || s.CacheTTL != 5*time.Second ||
 		s.MetricsNamespace != "KinesisReplication" || s.MetricsMirrorRegion != "" || s.TargetEndpointURL != "" {
 		t.Fatalf("got %+v, want the documented defaults (docs/reference.md)", s)
 	}
@@ -61,7 +61,7 @@ func TestSettingsFromEnvReadsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.NameMap.Target("payments") != "payments-dr" || s.CheckpointTable != "cp" || s.ActiveRegionTable != "ar" ||
-		s.CommitTimestampField != "ts" || s.Ordering != replication.OrderingStrict || s.CacheTTL != 250*time.Millisecond ||
+		s.CommitTimestampField != "ts" || s.Ordering != putrecords.OrderingStrict || s.CacheTTL != 250*time.Millisecond ||
 		s.MetricsNamespace != "Custom" || s.MetricsMirrorRegion != "eu-central-1" || s.TargetEndpointURL != "http://127.0.0.1:4567" ||
 		s.TargetDynamoDBEndpointURL != "http://127.0.0.1:8000" {
 		t.Fatalf("got %+v", s)

@@ -1,6 +1,7 @@
-// Package replication writes one shard's batch of source records to the target
-// stream with PutRecords, in order and with retries, and reports the prefix of
-// the batch that is safely in the target.
+// Package putrecords writes one shard's batch of source records to the
+// target stream with PutRecords, in order per partition key, paced to what
+// each target shard admits and with retries, and reports per record whether
+// it is in the target.
 //
 // It keeps three of the product's promises (docs/reference.md):
 //
@@ -45,4 +46,4 @@
 // shard is retried on budget, without the backoff; every other failure still
 // backs off. Without a lister, or when listing fails, the Writer writes
 // unpaced, as before.
-package replication
+package putrecords

@@ -64,6 +64,10 @@ type run struct {
 	deps      []int32
 	depOf     []int32 // per chunk: marker that it is already a dependency of the chunk being planned
 	keyTaken  []bool  // per key, strict ordering: its first unwritten record is chosen
+	// perKeyCap bounds, with OrderingKey, the records of one key a round
+	// sends (0: no bound); see carefulPerKey. keyCount counts them.
+	perKeyCap int
+	keyCount  []int32
 	replies   chan reply
 }
 
@@ -126,6 +130,10 @@ func newRun(w *Writer, b Batch) *run {
 		r.keyTaken = make([]bool, len(ids))
 	}
 	r.lastChunk = make([]int32, len(ids))
+	r.keyCount = make([]int32, len(ids))
+	if w.opts.Ordering == OrderingKey && w.failedRecently(w.opts.Now()) {
+		r.perKeyCap = carefulPerKey
+	}
 	r.replies = make(chan reply, w.opts.Concurrency)
 	return r
 }
@@ -176,10 +184,18 @@ func (r *run) candidates() bool {
 		}
 		return len(r.cands) > 0
 	}
+	clear(r.keyCount)
 	for i := 0; i < r.firstPermanent; i++ {
-		if r.state[i] == statePending {
-			r.cands = append(r.cands, i)
+		if r.state[i] != statePending {
+			continue
 		}
+		if k := r.keyID[i]; r.perKeyCap > 0 {
+			if r.keyCount[k] == int32(r.perKeyCap) {
+				continue
+			}
+			r.keyCount[k]++
+		}
+		r.cands = append(r.cands, i)
 	}
 	return len(r.cands) > 0
 }
@@ -383,6 +399,9 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 	if err != nil {
 		err = fmt.Errorf("put records to %s: %w", r.b.Stream, err)
 		permanent := permanentRequestError(err)
+		if !permanent {
+			r.failed()
+		}
 		for _, i := range sent {
 			r.keyFailed[r.keyID[i]] = true
 			if permanent {
@@ -439,6 +458,9 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 			o.Err = entryErr
 			retry = true
 			r.needBackoff = r.needBackoff || !pacedThrottle
+			if code != "ProvisionedThroughputExceededException" {
+				r.failed()
+			}
 		default:
 			r.markPermanent(i, entryErr)
 		}
@@ -486,4 +508,30 @@ func (r *run) result() Result {
 		}
 	}
 	return res
+}
+
+// carefulPerKey is how many records of one key a round sends while the
+// target fails entries for other reasons than throttling (an internal
+// failure, a request error). A failed record's later records of its key
+// that were written in the same request must be written again after it
+// (per-key order of the last copies), so the fewer records of a key one
+// request carries, the fewer duplicates a failure makes: with two, at most
+// one. Unbounded otherwise, where a failure is rare and batching is worth
+// more; throttling does not count, since a throttled shard refuses the
+// key's later entries too, and the pacer keeps it rare.
+const carefulPerKey = 2
+
+// carefulFor is how long after a failure the writer stays careful, across
+// Writes: failures come in spells.
+const carefulFor = time.Minute
+
+// failed notes a non-throttle failure: this run and the writer's next
+// Writes for carefulFor send at most carefulPerKey records of a key per
+// round.
+func (r *run) failed() {
+	if r.w.opts.Ordering != OrderingKey {
+		return
+	}
+	r.perKeyCap = carefulPerKey
+	r.w.noteFailure(r.w.opts.Now())
 }

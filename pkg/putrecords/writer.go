@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -128,6 +129,21 @@ type Writer struct {
 	// pacer keeps the per-target-shard estimates across Writes (the life
 	// of a Lambda instance); nil without Options.Shards.
 	pacer *pacer
+
+	failureMu   sync.Mutex
+	lastFailure time.Time // the last non-throttle failure (see carefulPerKey)
+}
+
+func (w *Writer) noteFailure(now time.Time) {
+	w.failureMu.Lock()
+	defer w.failureMu.Unlock()
+	w.lastFailure = now
+}
+
+func (w *Writer) failedRecently(now time.Time) bool {
+	w.failureMu.Lock()
+	defer w.failureMu.Unlock()
+	return !w.lastFailure.IsZero() && now.Sub(w.lastFailure) < carefulFor
 }
 
 // NewWriter returns a Writer that sends through client.

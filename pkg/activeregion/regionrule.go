@@ -50,7 +50,19 @@ type Rule struct {
 
 	mu    sync.Mutex
 	reads map[readKey]cached
+	// refreshing marks the reads renewed in the background (see
+	// prefetchFence); prefetch turns the renewals on.
+	refreshing map[readKey]bool
+	prefetch   bool
 }
+
+// RuleOption tunes NewRule.
+type RuleOption func(*Rule)
+
+// WithoutFencePrefetch turns off the background renewal of fence reads
+// (prefetchFence), which reads the clock from another goroutine: for
+// callers whose clock is a test's, unsynchronised.
+func WithoutFencePrefetch() RuleOption { return func(c *Rule) { c.prefetch = false } }
 
 type replica uint8
 
@@ -81,8 +93,13 @@ type cached struct {
 // With ttl 0 every batch that holds a record newer than the cached read
 // reads the config again, and every batch with something to write reads the
 // fence: exact decisions at the cost of two reads per invocation.
-func NewRule(own, fence Getter, ttl time.Duration, now func() time.Time) *Rule {
-	return &Rule{own: own, fence: fence, timing: Timing{CacheTTL: ttl}, now: now, reads: make(map[readKey]cached)}
+func NewRule(own, fence Getter, ttl time.Duration, now func() time.Time, opts ...RuleOption) *Rule {
+	c := &Rule{own: own, fence: fence, timing: Timing{CacheTTL: ttl}, now: now,
+		reads: make(map[readKey]cached), refreshing: make(map[readKey]bool), prefetch: true}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
 }
 
 // Verdict is the rule's answer for one batch.
@@ -137,6 +154,7 @@ func (c *Rule) Decide(ctx context.Context, stream, region string, arrivals []tim
 			}
 			if c.fence != nil && v.writes() {
 				v.WriteUntil = c.timing.WriteUntil(fence.readAt)
+				c.prefetchFence(stream, fence)
 			}
 			return v, nil
 		}
@@ -182,6 +200,42 @@ func (v Verdict) first(d Decision) int {
 		}
 	}
 	return -1
+}
+
+// prefetchTimeout bounds a fence read renewed in the background, which no
+// invocation's context covers.
+const prefetchTimeout = SwitchWriteTimeout
+
+// prefetchFence renews, in the background, a fence read past half its
+// refresh age, so that a steady stream of batches finds a fresh one and
+// never waits for a cross-Region read (the target Region's round trip would
+// otherwise sit in the lag of every batch that refreshes). It changes no
+// decision: a read counts from when it started, and the batch that needs a
+// fresh read and finds none still reads in its own turn.
+func (c *Rule) prefetchFence(stream string, fence cached) {
+	if !c.prefetch || c.now().Sub(fence.readAt) <= c.timing.FenceRefreshAfter()/2 {
+		return
+	}
+	key := readKey{fenceReplica, stream}
+	c.mu.Lock()
+	if c.refreshing[key] {
+		c.mu.Unlock()
+		return
+	}
+	c.refreshing[key] = true
+	c.mu.Unlock()
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.refreshing, key)
+			c.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), prefetchTimeout)
+		defer cancel()
+		// A failed renewal is no decision: the next batch that needs the
+		// fence reads it and fails there if the Region does not answer.
+		_, _ = c.read(ctx, fenceReplica, stream)
+	}()
 }
 
 func (c *Rule) cachedOrRead(ctx context.Context, r replica, stream string, ttl time.Duration) (cached, error) {

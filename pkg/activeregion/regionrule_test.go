@@ -44,12 +44,6 @@ func (g *fakeGetter) set(cfg Config) {
 	g.cfg = cfg
 }
 
-func (g *fakeGetter) readCount() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.reads
-}
-
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -546,4 +540,65 @@ func TestDecideTakesTheNewerOfTheTwoReplicas(t *testing.T) {
 	if err != nil || v.Config.Epoch != 3 || !slices.Equal(v.Decisions, []Decision{Replicate}) {
 		t.Errorf("got %v on epoch %d, %v; want [replicate] on epoch 3", v.Decisions, v.Config.Epoch, err)
 	}
+}
+
+// TestAFenceReadIsRenewedInTheBackgroundBeforeABatchWouldWaitForIt: past a
+// quarter of the TTL a batch still writes on its fence read and renews it
+// behind itself, so the batch after, past half the TTL from the first
+// read, finds the renewed one and reads nothing itself.
+func TestAFenceReadIsRenewedInTheBackgroundBeforeABatchWouldWaitForIt(t *testing.T) {
+	east1Always := activeFrom(east1, at(-time.Hour))
+	renewed := make(chan struct{}, 1)
+	fence := &fakeGetter{cfg: east1Always, onRead: func(n int) {
+		if n == 2 {
+			renewed <- struct{}{}
+		}
+	}}
+	clock := &fakeClock{now: t0}
+	rule := NewRule(&fakeGetter{cfg: east1Always}, fence, 4*time.Second, clock.Now)
+	decide := func() {
+		t.Helper()
+		v, err := rule.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)})
+		if err != nil || !slices.Equal(v.Decisions, []Decision{Replicate}) {
+			t.Fatalf("got %v, %v; want [replicate]", v.Decisions, err)
+		}
+	}
+	decide() // reads the fence: read 1
+	clock.set(t0.Add(1500 * time.Millisecond))
+	decide() // 1.5 s old, past a quarter of the TTL: renewed behind it
+	select {
+	case <-renewed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fence read was not renewed in the background")
+	}
+	waitFor(t, func() bool { _, ok := rule.lookup(fenceReplica, "orders"); return ok && !rule.isRefreshing("orders") })
+	clock.set(t0.Add(2500 * time.Millisecond))
+	decide() // 2.5 s after read 1, past the 2 s refresh age; 1 s after read 2
+	if got := fence.readCount(); got != 2 {
+		t.Errorf("got %d fence reads, want 2: the batch past half the TTL should have found the renewed read", got)
+	}
+}
+
+func (g *fakeGetter) readCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reads
+}
+
+func (c *Rule) isRefreshing(stream string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refreshing[readKey{fenceReplica, stream}]
+}
+
+// waitFor polls cond, for what a background goroutine finishes.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 5s")
 }

@@ -68,7 +68,9 @@ type run struct {
 	// sends (0: no bound); see carefulPerKey. keyCount counts them.
 	perKeyCap int
 	keyCount  []int32
-	replies   chan reply
+	// settled counts the records written so far (see progressed).
+	settled int
+	replies chan reply
 }
 
 type chunk struct {
@@ -444,6 +446,7 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 				continue
 			}
 			r.state[i] = stateWritten
+			r.settled++
 			o.Err = nil
 			continue
 		}
@@ -535,3 +538,6 @@ func (r *run) failed() {
 	r.perKeyCap = carefulPerKey
 	r.w.noteFailure(r.w.opts.Now())
 }
+
+// progressed says whether records were written since settled was before.
+func (r *run) progressed(before int) bool { return r.settled > before }

@@ -277,9 +277,17 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 		if r.awaitBudget(ctx); r.stop != nil {
 			break
 		}
+		settled := r.settled
 		if !r.round(ctx, requestCtx) {
 			attempt = 0
 			continue
+		}
+		if r.progressed(settled) {
+			// Some records went in: the backoff grows only over rounds
+			// that wrote nothing, or careful rounds (a few records of
+			// each key each) would wait longer and longer while every
+			// one makes progress.
+			attempt = 0
 		}
 		if r.stop != nil {
 			break

@@ -105,11 +105,12 @@ type Handler struct {
 type shardKey struct{ stream, shard string }
 
 type options struct {
-	out    io.Writer
-	log    *slog.Logger
-	now    func() time.Time
-	sleep  func(ctx context.Context, d time.Duration) error
-	writer putrecords.Options
+	clockSet bool
+	out      io.Writer
+	log      *slog.Logger
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+	writer   putrecords.Options
 }
 
 // Option changes a Handler's defaults (for tests and the local mode).
@@ -121,8 +122,12 @@ func WithOutput(w io.Writer) Option { return func(o *options) { o.out = w } }
 // WithLogger sets the logger (default: slog to stderr as JSON).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// WithClock sets the clock used for metrics, checkpoints and the cache.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+// WithClock sets the clock used for metrics, checkpoints and the cache. The
+// active-Region rule then renews no fence read in the background, which
+// would read a test's clock from another goroutine.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now, o.clockSet = now, true }
+}
 
 // WithSleep sets how the handler waits out a switchover hold (tests move a
 // fake clock instead of sleeping).
@@ -158,6 +163,10 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if c.Mirror != nil {
 		metricOpts = append(metricOpts, metrics.WithMirror(c.Mirror, s.MetricsMirrorRegion))
 	}
+	var ruleOpts []activeregion.RuleOption
+	if o.clockSet {
+		ruleOpts = append(ruleOpts, activeregion.WithoutFencePrefetch())
+	}
 	var fence activeregion.Getter
 	if c.Fence != nil {
 		fence = activeregion.NewStore(c.Fence, s.ActiveRegionTable)
@@ -166,7 +175,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		settings:    s,
 		timing:      activeregion.Timing{CacheTTL: s.CacheTTL},
 		target:      c.Target,
-		decider:     activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now),
+		decider:     activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now, ruleOpts...),
 		checkpoints: checkpoint.NewStore(c.DynamoDB, s.CheckpointTable),
 		writer:      putrecords.NewWriter(c.Target, o.writer),
 		emitter:     metrics.NewEmitter(o.out, s.MetricsNamespace, metricOpts...),

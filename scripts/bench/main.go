@@ -43,7 +43,7 @@ type options struct {
 }
 
 // scenarioNames are the scenarios, in the order they run.
-var scenarioNames = []string{"drain", "steady50", "steady80", "steady95", "hotkey", "chaos"}
+var scenarioNames = []string{"drain", "steady50", "steady80", "steady95", "hotkey", "chaos", "floor"}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)

@@ -49,6 +49,10 @@ type scenario struct {
 	hotKey bool
 	// chaos injects the target's faults and kills invocations.
 	chaos bool
+	// floor replaces the replicator with a handler that only forwards
+	// each batch in one PutRecords: what the mapping and the round trip
+	// cost alone, the floor the replicator's lag is measured against.
+	floor bool
 }
 
 func scenarioOf(name string, o options) scenario {
@@ -63,6 +67,8 @@ func scenarioOf(name string, o options) scenario {
 		return scenario{name: name, load: 0.95}
 	case "hotkey":
 		return scenario{name: name, load: 0.95, hotKey: true}
+	case "floor":
+		return scenario{name: name, load: 0.80, floor: true}
 	default: // chaos
 		return scenario{name: name, backlog: o.records, chaos: true}
 	}
@@ -269,11 +275,16 @@ func runScenario(ctx context.Context, w *localworld.World, o options, sc scenari
 	tally := &emfTally{}
 	before := w.KinesisStats(target)
 	d, err := localdeploy.Start(ctx, w, localdeploy.Options{
-		Streams:        []string{stream},
-		CacheTTL:       activeregion.DefaultCacheTTL,
-		Ordering:       o.ordering,
-		BatchSize:      500, // the CDK app's
-		WrapReplicator: iv.wrap,
+		Streams:   []string{stream},
+		CacheTTL:  activeregion.DefaultCacheTTL,
+		Ordering:  o.ordering,
+		BatchSize: 500, // the CDK app's
+		WrapReplicator: func(region string, h localmapping.HandlerFunc) localmapping.HandlerFunc {
+			if sc.floor && region == source {
+				h = forwarder(w.KinesisClient(target, source), stream)
+			}
+			return iv.wrap(region, h)
+		},
 		ReplicatorOutput: func(region string) io.Writer {
 			if region == source {
 				return tally
@@ -506,4 +517,24 @@ func (p *producer) paced(ctx context.Context, rate float64, d time.Duration) err
 		}
 	}
 	return nil
+}
+
+// forwarder is the floor scenario's handler: each batch in one PutRecords
+// to the target, nothing else (no rule, no checkpoint, no pacing); a batch
+// not wholly written fails, and the mapping delivers it again.
+func forwarder(client *kinesis.Client, stream string) localmapping.HandlerFunc {
+	return func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+		entries := make([]types.PutRecordsRequestEntry, len(ev.Records))
+		for i, r := range ev.Records {
+			entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(r.Kinesis.PartitionKey), Data: r.Kinesis.Data}
+		}
+		out, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
+		if err != nil {
+			return events.KinesisEventResponse{}, fmt.Errorf("forward: %w", err)
+		}
+		if n := aws.ToInt32(out.FailedRecordCount); n > 0 {
+			return events.KinesisEventResponse{}, fmt.Errorf("forward: %d of %d records refused", n, len(entries))
+		}
+		return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}, nil
+	}
 }

@@ -312,6 +312,8 @@ func TestOperatorPolicyMayRunTheFailoverAndReadNothingElse(t *testing.T) {
 			acct := testAccount
 			want := map[string]statement{
 				"InvokeFailover": {Actions: []string{"lambda:InvokeFunction"}, Resources: []string{"${" + failover.LogicalID + ".Arn}"}},
+				// kdscrr translate reads the trail items of the checkpoint
+				// table by Query: nothing more; no lease table is granted.
 				"ReadTables": {Actions: []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
 					Resources: []string{
 						"arn:aws:dynamodb:" + region + ":" + acct + ":table/kdsActiveRegionConfig",

@@ -127,9 +127,13 @@ func tagStream(scope constructs.IConstruct, stream string) {
 // newOperatorPolicy is the customer-managed policy an operator of this
 // Region needs and nothing more: invoke the failover function (failover,
 // status, init), read both tables' replicas here, read the streams (their
-// summaries, and their records for kdscrr lag and verify), the dashboard
-// and the metrics. Nothing attaches it: the account's
-// administrators attach it to the operators' role or group.
+// summaries, and their records for kdscrr lag, verify and translate), the
+// dashboard and the metrics. kdscrr translate's reads of the sync point
+// trails are Queries of the checkpoint table, already granted; the KCL lease
+// tables it reads (--kcl-lease-table) and writes (--write-lease-table) are
+// the user's own, which this policy does not grant: docs/cli.md says what to
+// add. Nothing attaches it: the account's administrators attach it to the
+// operators' role or group.
 func (rs *regionStack) newOperatorPolicy(failoverFn awslambda.Function) awsiam.ManagedPolicy {
 	var streams []*string
 	for _, st := range rs.streams {

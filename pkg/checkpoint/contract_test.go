@@ -19,8 +19,11 @@ import (
 func TestStoreOnDynaliteKeepsTheContract(t *testing.T) {
 	checkpointtest.RunStoreContract(t, func(t *testing.T) checkpointtest.Backend {
 		client, table := checkpoint.NewCheckpointTable(t)
+		s := checkpoint.NewStore(client, table)
 		return checkpointtest.Backend{
-			Store: checkpoint.NewStore(client, table),
+			Store:       s,
+			Trails:      s,
+			OtherTrails: checkpoint.NewStore(client, table),
 			PutMalformed: func(t *testing.T, stream, region, shard string) {
 				t.Helper()
 				cp := checkpointtest.Fixture()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +20,7 @@ import (
 
 // DynamoDBAPI is the part of the DynamoDB client the Store uses.
 type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
@@ -31,15 +33,23 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 // Its method docs are the contract of the checkpoint table, for every
 // implementation: consumers (the replicator's store, failover.CheckpointLoader)
 // refer to them, and checkpointtest.RunStoreContract checks it against this
-// Store on dynalite and against the in-memory checkpointtest.Store.
+// Store on dynalite and against the in-memory checkpointtest.Store. The
+// same holds for the trail items' methods (LoadTrail, AppendSyncPoint,
+// LoadTrails, in trail.go), which never touch a checkpoint item.
+//
+// A Store is safe for concurrent use; it remembers the trails it last wrote
+// or read (see AppendSyncPoint), nothing of the checkpoints.
 type Store struct {
 	client DynamoDBAPI
 	table  string
+
+	mu     sync.Mutex
+	trails map[trailKey]Trail
 }
 
 // NewStore returns a Store for table.
 func NewStore(client DynamoDBAPI, table string) *Store {
-	return &Store{client: client, table: table}
+	return &Store{client: client, table: table, trails: map[trailKey]Trail{}}
 }
 
 // saveCondition is the order Save explains, as a DynamoDB condition.

@@ -77,6 +77,7 @@ var commands = []command{
 	{"failover", "--to R [--dry-run] [--expected-epoch N] [--mode rewind|drain] [--streams a,b] [...]", "make R the active Region (failback is the same command); invokes the failover function in R", runFailover},
 	{"lag", "[--stream S]", "per stream and shard of the active Region: RPO if one failed over now, replication lag, iterator age", runLag},
 	{"verify", "[--stream S] [--since T] [--until T]", "check both ways that every record a Region was responsible for is in the other Region's stream, in per-key order", runVerify},
+	{"translate", "--stream S --from A --to B (--positions … | --kcl-lease-table T) [--write-lease-table T2]", "where a consumer moved from A resumes in B, per shard of B, from the replicator's sync points; optionally as a KCL lease table", runTranslate},
 }
 
 // cli is one run's state.

@@ -20,6 +20,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/lag"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
+	"github.com/kinesis-crr/kinesis-crr/pkg/translate"
 	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
@@ -128,6 +129,17 @@ func TestBadInputIsRefusedBeforeAnyCallNamingTheFlag(t *testing.T) {
 		{"verify since in the future", dir, []string{"verify", "--since", "2027-01-01T00:00:00Z"}, "--since 2027-01-01T00:00:00.000Z is in the future"},
 		{"lag max-scan below 1", dir, []string{"lag", "--max-scan", "0"}, "--max-scan 0: want at least 1"},
 		{"an empty function name", dir, []string{"status", "--function", " "}, "--function: want a name"},
+		{"translate without a stream", dir, []string{"translate", "--from", "us-east-1", "--to", "us-east-2", "--positions", "shardId-000000000000=1"}, "--stream is required"},
+		{"translate without --from", dir, []string{"translate", "--stream", "s", "--to", "us-east-2", "--positions", "shardId-000000000000=1"}, "--from is required"},
+		{"translate to a Region outside the deployment", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "eu-west-1", "--positions", "shardId-000000000000=1"}, "--to eu-west-1: not a Region of the deployment"},
+		{"translate within one Region", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-1", "--positions", "shardId-000000000000=1"}, "--to us-east-1: the same Region as --from"},
+		{"translate with both position sources", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2", "--positions", "shardId-000000000000=1", "--kcl-lease-table", "app"}, "--positions or --kcl-lease-table: give exactly one"},
+		{"translate with neither position source", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2"}, "--positions or --kcl-lease-table: give exactly one"},
+		{"translate a position without a sequence number", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2", "--positions", "shardId-000000000000"}, `--positions "shardId-000000000000": want shardId=sequenceNumber`},
+		{"translate a position that is no number", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2", "--positions", "shardId-000000000000=latest"}, `checkpoint "latest" is neither a sequence number`},
+		{"translate a bad sub-sequence number", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2", "--positions", "shardId-000000000000=5:x"}, `sub-sequence number "x" is not a whole number`},
+		{"translate an unknown schema", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2", "--kcl-lease-table", "app", "--kcl-schema", "python"}, `--kcl-schema "python": want java or vmware`},
+		{"translate writing leases of no schema", dir, []string{"translate", "--stream", "s", "--from", "us-east-1", "--to", "us-east-2", "--positions", "shardId-000000000000=1", "--write-lease-table", "app2"}, "--write-lease-table with --positions needs --kcl-schema"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,4 +360,18 @@ func TestLagAndVerifyTablesMatchTheirGoldenFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "verify.golden", out.String())
+
+	out.Reset()
+	w = newTableWriter(&out)
+	w.translateReport("orders", "us-east-1", "us-east-2", translate.Result{Positions: []translate.Start{
+		{SourceShardID: "shardId-000000000000", SourceShardIDs: []string{"shardId-000000000000"}, TargetShardID: "shardId-000000000000",
+			StartingPosition: translate.AfterSequenceNumber, SequenceNumber: "49656740235257239931747043991183432195521366788423352370", MaxReread: new(int64(12))},
+		{SourceShardID: "shardId-000000000001", SourceShardIDs: []string{"shardId-000000000001", "shardId-000000000002"}, TargetShardID: "shardId-000000000001",
+			StartingPosition: translate.AtTimestamp, Timestamp: *at("2026-12-01T11:59:55.250Z")},
+	}})
+	w.warnings([]string{"target shard shardId-000000000001: starts AT_TIMESTAMP 2026-12-01T11:59:55.25Z (from source shard shardId-000000000001): it re-reads the records that arrived there since, count unknown"})
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "translate.golden", out.String())
 }

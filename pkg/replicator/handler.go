@@ -80,6 +80,16 @@ type checkpointStore interface {
 	MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error)
 }
 
+// trailStore is the part of the checkpoint table's trail items (one per
+// source shard, apart from its checkpoint) the replicator writes.
+// AppendSyncPoint keeps the contract written on
+// checkpoint.Store.AppendSyncPoint: conditional on the trail it extends, so
+// two instances taking turns on a shard lose no point; nil when p adds
+// nothing.
+type trailStore interface {
+	AppendSyncPoint(ctx context.Context, stream, region, shard string, p checkpoint.SyncPoint) error
+}
+
 // Handler replicates one event source mapping batch per call. One Handler
 // serves concurrent calls (the local mode shares it between shard pollers).
 type Handler struct {
@@ -88,6 +98,7 @@ type Handler struct {
 	target      TargetAPI
 	decider     decider
 	checkpoints checkpointStore
+	trails      trailStore
 	writer      *putrecords.Writer
 	emitter     *metrics.Emitter
 	extractor   committime.Extractor
@@ -100,6 +111,9 @@ type Handler struct {
 
 	drainedMu sync.Mutex
 	drained   map[shardKey]int64 // the drain marks this instance wrote
+
+	syncMu     sync.Mutex
+	syncPoints map[shardKey]time.Time // when this instance last tried to append a sync point
 }
 
 type shardKey struct{ stream, shard string }
@@ -171,12 +185,14 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if c.Fence != nil {
 		fence = activeregion.NewStore(c.Fence, s.ActiveRegionTable)
 	}
+	store := checkpoint.NewStore(c.DynamoDB, s.CheckpointTable)
 	return &Handler{
 		settings:    s,
 		timing:      activeregion.Timing{CacheTTL: s.CacheTTL},
 		target:      c.Target,
 		decider:     activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now, ruleOpts...),
-		checkpoints: checkpoint.NewStore(c.DynamoDB, s.CheckpointTable),
+		checkpoints: store,
+		trails:      store,
 		writer:      putrecords.NewWriter(c.Target, o.writer),
 		emitter:     metrics.NewEmitter(o.out, s.MetricsNamespace, metricOpts...),
 		extractor:   committime.Extractor{Field: s.CommitTimestampField},
@@ -185,6 +201,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		sleep:       o.sleep,
 		limits:      make(map[string]recordLimit),
 		drained:     make(map[shardKey]int64),
+		syncPoints:  make(map[shardKey]time.Time),
 	}
 }
 
@@ -489,6 +506,9 @@ func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg acti
 		callCtx, cancel := h.callContext(ctx)
 		advanced, err := h.checkpoints.Save(callCtx, cp)
 		cancel()
+		if err == nil && advanced {
+			h.appendSyncPoint(ctx, source, records, outcome, i, now)
+		}
 		if err != nil {
 			h.log.ErrorContext(ctx, "save checkpoint: it stays behind until a later batch saves one",
 				"stream", source.Stream, "shardId", r.shardID, "sequenceNumber", cp.LastSequenceNumber, "error", err)
@@ -506,6 +526,77 @@ func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg acti
 	if !oldestCommit.IsZero() {
 		inv.CheckpointAgeSeconds = seconds(now.Sub(oldestCommit))
 	}
+}
+
+// appendSyncPoint appends to the shard's trail, after the checkpoint save of
+// records[last] advanced, the sync point syncPointDue gives, if any. The
+// trail is an item of its own (checkpoint.Trail), so the checkpoint save of
+// every invocation stays a write of the small checkpoint item; the trail
+// write comes at most every checkpoint.SyncPointInterval per shard and
+// instance, whether it succeeds or not (at most 12 a minute). A failed
+// append is logged and fails nothing: the records are replicated and
+// checkpointed, the trail only misses this point, and a later one comes.
+func (h *Handler) appendSyncPoint(ctx context.Context, source streamarn.ARN, records []sourceRecord, outcome []*putrecords.Outcome, last int, now time.Time) {
+	p := h.syncPointDue(source.Stream, records, outcome, last, now)
+	if p == nil {
+		return
+	}
+	shard := records[last].shardID
+	h.syncMu.Lock()
+	h.syncPoints[shardKey{source.Stream, shard}] = now
+	h.syncMu.Unlock()
+	callCtx, cancel := h.callContext(ctx)
+	err := h.trails.AppendSyncPoint(callCtx, source.Stream, source.Region, shard, *p)
+	cancel()
+	if err != nil {
+		h.log.WarnContext(ctx, "append sync point: the shard's trail misses this one; a later one comes",
+			"stream", source.Stream, "shardId", shard, "sequenceNumber", p.SequenceNumber, "error", err)
+	}
+}
+
+// syncPointDue returns the sync point of records[last] (the last written
+// record of its shard's acknowledged prefix, just checkpointed), or nil: at
+// most one every checkpoint.SyncPointInterval per shard and instance
+// (another instance may add one sooner; Thin keeps one per interval). A point is due only when no
+// record of the shard after records[last] was written by this invocation:
+// then every later record of the shard is written by a later invocation,
+// after every write named here returned, so it lands after the point's
+// target sequence numbers (the highest this invocation wrote per target
+// shard; the store carries the earlier ones forward).
+func (h *Handler) syncPointDue(stream string, records []sourceRecord, outcome []*putrecords.Outcome, last int, now time.Time) *checkpoint.SyncPoint {
+	shard := records[last].shardID
+	h.syncMu.Lock()
+	prev, ok := h.syncPoints[shardKey{stream, shard}]
+	h.syncMu.Unlock()
+	if ok && now.Sub(prev) < checkpoint.SyncPointInterval {
+		return nil
+	}
+	p := &checkpoint.SyncPoint{
+		SequenceNumber: records[last].rec.Kinesis.SequenceNumber,
+		Arrival:        records[last].arrival.UTC(),
+		Targets:        map[string]string{},
+	}
+	for i, r := range records {
+		o := outcome[i]
+		if r.shardID != shard || o == nil || !o.Written || o.TargetShardID == "" || o.TargetSequenceNumber == "" {
+			continue
+		}
+		if i > last {
+			return nil
+		}
+		if old, seen := p.Targets[o.TargetShardID]; seen {
+			if c, err := checkpoint.CompareSequenceNumbers(o.TargetSequenceNumber, old); err != nil || c <= 0 {
+				continue
+			}
+		}
+		p.Targets[o.TargetShardID] = o.TargetSequenceNumber
+	}
+	if p.Validate() != nil {
+		// An emulator's or a future sequence number form the trail
+		// cannot order: no point rather than a wrong one.
+		return nil
+	}
+	return p
 }
 
 // markDrained records, once per shard and epoch, that a closed epoch of this

@@ -102,7 +102,7 @@ func bareHarness(now time.Time) *harness {
 // builds the DynamoDB-backed store, whose conditions only the double (or
 // the emulator) honours.
 func (h *harness) useDoubles(hd *Handler) *Handler {
-	hd.checkpoints = h.cps
+	hd.checkpoints, hd.trails = h.cps, h.cps
 	return hd
 }
 

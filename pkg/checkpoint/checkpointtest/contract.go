@@ -23,20 +23,38 @@ type Contract interface {
 	Load(ctx context.Context, stream, region string) ([]checkpoint.Checkpoint, error)
 }
 
-var _ Contract = (*checkpoint.Store)(nil)
+// TrailContract is the method set of the trail items of the checkpoint
+// table (checkpoint.Trail), whose contract is written on checkpoint.Store,
+// method by method: the replicator appends, translate loads.
+type TrailContract interface {
+	LoadTrail(ctx context.Context, stream, region, shard string) ([]checkpoint.SyncPoint, error)
+	AppendSyncPoint(ctx context.Context, stream, region, shard string, p checkpoint.SyncPoint) error
+	LoadTrails(ctx context.Context, stream, region string) ([]checkpoint.Trail, error)
+}
+
+var (
+	_ Contract      = (*checkpoint.Store)(nil)
+	_ TrailContract = (*checkpoint.Store)(nil)
+)
 
 // Backend is one empty checkpoint table under test.
 type Backend struct {
 	Store Contract
+	// Trails is the same table's trail methods (the same Store).
+	Trails TrailContract
 	// PutMalformed stores region's item of shard of stream without a
 	// lastSequenceNumber, bypassing the store's checks.
 	PutMalformed func(t *testing.T, stream, region, shard string)
+	// OtherTrails is a second writer of the same table's trails (a second
+	// Store on it, as another Lambda instance has; the double itself for
+	// the double).
+	OtherTrails TrailContract
 }
 
 // InMemory is the Backend of a new in-memory Store, for RunStoreContract.
 func InMemory(*testing.T) Backend {
 	s := New()
-	return Backend{Store: s, PutMalformed: func(_ *testing.T, stream, region, shard string) {
+	return Backend{Store: s, Trails: s, OtherTrails: s, PutMalformed: func(_ *testing.T, stream, region, shard string) {
 		cp := Fixture()
 		cp.StreamName, cp.SourceRegion, cp.ShardID, cp.LastSequenceNumber = stream, region, shard, ""
 		s.Put(cp)
@@ -77,6 +95,12 @@ func RunStoreContract(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"EachRegionHasItsOwnCheckpoints", testEachRegion},
 		{"LoadRefusesAMalformedItemNamingTheShard", testLoadMalformed},
 		{"MarkDrainedRecordsTheLatestDrainedEpochOnce", testMarkDrained},
+		{"TheTrailHoldsWhatAppendToTrailKeeps", testTrailFold},
+		{"APointNotAfterTheNewestAddsNothing", testTrailNotAhead},
+		{"TwoWritersTakingTurnsLoseNoPoint", testTrailTwoWriters},
+		{"AppendSyncPointRefusesAnInvalidPointAndWritesNothing", testTrailRefusesInvalid},
+		{"TrailsAreNeitherCheckpointsNorTouchedBySave", testTrailApart},
+		{"LoadTrailsReturnsOneRegionsTrailsSorted", testLoadTrails},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newBackend(t)) })
 	}
@@ -361,5 +385,180 @@ func testMarkDrained(t *testing.T, b Backend) {
 		if got.DrainedEpoch != st.wantEpoch || got.DrainedAt == nil || !got.DrainedAt.Equal(when) || got.DrainedAt.Location() != time.UTC {
 			t.Errorf("after marking epoch %d: got drained epoch %d at %v, want %d at %s", st.epoch, got.DrainedEpoch, got.DrainedAt, st.wantEpoch, when)
 		}
+	}
+}
+
+// point is a sync point of seq arriving at, written to target shard 3 at
+// target.
+func point(seq string, at time.Time, target string) checkpoint.SyncPoint {
+	return checkpoint.SyncPoint{SequenceNumber: seq, Arrival: at, Targets: map[string]string{"shardId-000000000003": target}}
+}
+
+func mustAppend(t *testing.T, s TrailContract, region, shard string, p checkpoint.SyncPoint) {
+	t.Helper()
+	if err := s.AppendSyncPoint(context.Background(), "orders", region, shard, p); err != nil {
+		t.Fatalf("append %s to %s %s: %v", p.SequenceNumber, region, shard, err)
+	}
+}
+
+func trailOf(t *testing.T, s TrailContract, shard string) []checkpoint.SyncPoint {
+	t.Helper()
+	points, err := s.LoadTrail(context.Background(), "orders", "us-east-1", shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if points == nil {
+		t.Fatal("got a nil trail, want a non-nil slice")
+	}
+	return points
+}
+
+func sameTrail(t *testing.T, got, want []checkpoint.SyncPoint) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d points %+v, want %d %+v", len(got), got, len(want), want)
+	}
+	for i := range want {
+		if got[i].SequenceNumber != want[i].SequenceNumber || !got[i].Arrival.Equal(want[i].Arrival) || got[i].Arrival.Location() != time.UTC ||
+			!reflect.DeepEqual(got[i].Targets, want[i].Targets) {
+			t.Errorf("point %d: got %+v, want %+v in UTC", i, got[i], want[i])
+		}
+	}
+}
+
+// A point every 5 s for five minutes, then one a minute for 90 minutes and
+// one an hour for three days: the stored trail is the fold of AppendToTrail
+// over the points, so the table loses no point that Thin keeps, and it
+// stays within the bound.
+func testTrailFold(t *testing.T, b Backend) {
+	shard := Fixture().ShardID
+	if got := trailOf(t, b.Trails, shard); len(got) != 0 {
+		t.Fatalf("got %d points before any append, want none", len(got))
+	}
+	t0 := Fixture().UpdatedAt
+	var want []checkpoint.SyncPoint
+	at, seq := t0, 1000
+	step := func(d time.Duration, n int) {
+		for range n {
+			at, seq = at.Add(d), seq+7
+			p := point(fmt.Sprint(seq), at.In(time.FixedZone("CET", 3600)), fmt.Sprint(seq*3))
+			want = checkpoint.AppendToTrail(want, p, at)
+			mustAppend(t, b.Trails, "us-east-1", shard, p)
+		}
+	}
+	step(5*time.Second, 60)
+	step(time.Minute, 90)
+	step(time.Hour, 72)
+	got := trailOf(t, b.Trails, shard)
+	sameTrail(t, got, want)
+	if len(got) > checkpoint.MaxTrailPoints || checkpoint.TrailBytes(got) > checkpoint.MaxTrailBytes {
+		t.Errorf("got %d points, %d bytes, want at most %d and %d", len(got), checkpoint.TrailBytes(got), checkpoint.MaxTrailPoints, checkpoint.MaxTrailBytes)
+	}
+	if got[0].SequenceNumber != "1007" {
+		t.Errorf("oldest point %s, want the first one, 1007: the trail's reach must not shrink within retention", got[0].SequenceNumber)
+	}
+}
+
+func testTrailNotAhead(t *testing.T, b Backend) {
+	t0, shard := Fixture().UpdatedAt, Fixture().ShardID
+	mustAppend(t, b.Trails, "us-east-1", shard, point("200", t0, "7000"))
+	for _, seq := range []string{"200", "100"} {
+		mustAppend(t, b.Trails, "us-east-1", shard, point(seq, t0.Add(time.Minute), "1"))
+	}
+	sameTrail(t, trailOf(t, b.Trails, shard), []checkpoint.SyncPoint{point("200", t0, "7000")})
+}
+
+// Two Lambda instances take turns on a shard: each one's view of the trail
+// goes stale when the other adds a point, and no point may be lost to it.
+func testTrailTwoWriters(t *testing.T, b Backend) {
+	t0, shard := Fixture().UpdatedAt, Fixture().ShardID
+	var want []checkpoint.SyncPoint
+	for i, w := range []TrailContract{b.Trails, b.OtherTrails, b.Trails, b.OtherTrails, b.OtherTrails, b.Trails} {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		p := point(fmt.Sprint(100+i), at, fmt.Sprint(5000+i))
+		want = checkpoint.AppendToTrail(want, p, at)
+		mustAppend(t, w, "us-east-1", shard, p)
+	}
+	sameTrail(t, trailOf(t, b.Trails, shard), want)
+	sameTrail(t, trailOf(t, b.OtherTrails, shard), want)
+}
+
+func testTrailRefusesInvalid(t *testing.T, b Backend) {
+	t0, shard := Fixture().UpdatedAt, Fixture().ShardID
+	tests := []struct {
+		name          string
+		region, shard string
+		p             checkpoint.SyncPoint
+	}{
+		{"a sequence number that is no number", "us-east-1", shard, point("latest", t0, "1")},
+		{"a leading zero", "us-east-1", shard, point("0100", t0, "1")},
+		{"no arrival", "us-east-1", shard, point("100", time.Time{}, "1")},
+		{"a target sequence number that is no number", "us-east-1", shard, point("100", t0, "x")},
+		{"a Region with the key separator", "us#east-1", shard, point("100", t0, "1")},
+		{"no shard", "us-east-1", "", point("100", t0, "1")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := b.Trails.AppendSyncPoint(context.Background(), "orders", tt.region, tt.shard, tt.p); err == nil {
+				t.Fatal("got nil, want an error")
+			}
+		})
+	}
+	trails, err := b.Trails.LoadTrails(context.Background(), "orders", "us-east-1")
+	if err != nil || len(trails) != 0 {
+		t.Fatalf("got %v, %v, want no trails", trails, err)
+	}
+}
+
+// The trail is an item of its own: Load never returns it (nor fails on it),
+// Save and MarkDrained neither carry nor drop it, and it does not need a
+// checkpoint.
+func testTrailApart(t *testing.T, b Backend) {
+	t0, shard := Fixture().UpdatedAt, Fixture().ShardID
+	mustAppend(t, b.Trails, "us-east-1", shard, point("100", t0, "7000"))
+	mustAppend(t, b.Trails, "us-east-1", "shardId-000000000009", point("100", t0, "7000"))
+	if cps, err := b.Store.Load(context.Background(), "orders", "us-east-1"); err != nil || len(cps) != 0 {
+		t.Fatalf("got %v, %v, want no checkpoints beside the trails", cps, err)
+	}
+	mustSave(t, b.Store, Fixture())
+	if ok, err := b.Store.MarkDrained(context.Background(), "orders", "us-east-1", shard, 1, t0); err != nil || !ok {
+		t.Fatalf("got (%t, %v), want (true, nil)", ok, err)
+	}
+	mustSave(t, b.Store, with(Fixture(), 2, Fixture().LastSequenceNumber))
+	cps, err := b.Store.Load(context.Background(), "orders", "us-east-1")
+	if err != nil || len(cps) != 1 || cps[0].Epoch != 2 {
+		t.Fatalf("got %+v, %v, want the one checkpoint at epoch 2", cps, err)
+	}
+	sameTrail(t, trailOf(t, b.Trails, shard), []checkpoint.SyncPoint{point("100", t0, "7000")})
+}
+
+func testLoadTrails(t *testing.T, b Backend) {
+	t0 := Fixture().UpdatedAt
+	mustAppend(t, b.Trails, "us-east-1", "shardId-000000000002", point("300", t0, "30"))
+	mustAppend(t, b.Trails, "us-east-1", "shardId-000000000001", point("100", t0, "10"))
+	mustAppend(t, b.Trails, "us-east-1", "shardId-000000000001", point("150", t0.Add(time.Minute), "15"))
+	mustAppend(t, b.Trails, "us-east-2", "shardId-000000000001", point("999", t0, "99"))
+	if err := b.Trails.AppendSyncPoint(context.Background(), "payments", "us-east-1", "shardId-000000000001", point("5", t0, "5")); err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, b.Store, Fixture())
+	trails, err := b.Trails.LoadTrails(context.Background(), "orders", "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tr := range trails {
+		got = append(got, fmt.Sprintf("%s %s %s %d", tr.StreamName, tr.SourceRegion, tr.ShardID, len(tr.Points)))
+	}
+	want := []string{"orders us-east-1 shardId-000000000001 2", "orders us-east-1 shardId-000000000002 1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	sameTrail(t, trails[0].Points, []checkpoint.SyncPoint{point("100", t0, "10"), point("150", t0.Add(time.Minute), "15")})
+	if empty, err := b.Trails.LoadTrails(context.Background(), "nothing", "us-east-1"); err != nil || empty == nil || len(empty) != 0 {
+		t.Errorf("got %v, %v, want an empty non-nil slice", empty, err)
+	}
+	if _, err := b.Trails.LoadTrails(context.Background(), "orders", "us-east-1#x"); err == nil {
+		t.Error("got nil for a Region with the key separator, want an error")
 	}
 }

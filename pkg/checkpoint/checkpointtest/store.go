@@ -23,17 +23,23 @@ type itemKey struct{ stream, shardKey string }
 // Store is an in-memory checkpoint table that keeps the contract of
 // checkpoint.Store: Save is conditional on (epoch, sequence number), a drain
 // mark only moves forward, and Load reads one Region's items, sorted, and
-// refuses a malformed one. It is safe for concurrent use.
+// refuses a malformed one; the trails of sync points (LoadTrail,
+// AppendSyncPoint, LoadTrails) are items of their own, never returned by
+// Load and never touched by Save. It is safe for concurrent use.
 type Store struct {
-	mu    sync.Mutex
-	items map[itemKey]checkpoint.Checkpoint
+	mu     sync.Mutex
+	items  map[itemKey]checkpoint.Checkpoint
+	trails map[itemKey][]checkpoint.SyncPoint
 }
 
-var _ Contract = (*Store)(nil)
+var (
+	_ Contract      = (*Store)(nil)
+	_ TrailContract = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{items: make(map[itemKey]checkpoint.Checkpoint)}
+	return &Store{items: make(map[itemKey]checkpoint.Checkpoint), trails: make(map[itemKey][]checkpoint.SyncPoint)}
 }
 
 // Put stores cps under their own keys, unconditionally and without
@@ -132,4 +138,67 @@ func utc(cp checkpoint.Checkpoint) checkpoint.Checkpoint {
 		cp.DrainedAt = &d
 	}
 	return cp
+}
+
+// checkTrailKey is checkpoint.Store's check of a trail's key.
+func checkTrailKey(region, shard string) error {
+	switch {
+	case region == "" || strings.Contains(region, "#"):
+		return fmt.Errorf("Region %q is not a Region name", region)
+	case shard == "" || strings.Contains(shard, "#"):
+		return fmt.Errorf("shard id %q is empty or contains %q, the key separator", shard, "#")
+	}
+	return nil
+}
+
+// LoadTrail keeps the contract of checkpoint.Store.LoadTrail.
+func (s *Store) LoadTrail(_ context.Context, stream, region, shard string) ([]checkpoint.SyncPoint, error) {
+	if err := checkTrailKey(region, shard); err != nil {
+		return nil, fmt.Errorf("load the trail of stream %s shard %s: %w", stream, shard, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]checkpoint.SyncPoint{}, s.trails[itemKey{stream, checkpoint.TrailKey(region, shard)}]...), nil
+}
+
+// AppendSyncPoint keeps the contract of checkpoint.Store.AppendSyncPoint;
+// one lock makes every append see the one before.
+func (s *Store) AppendSyncPoint(_ context.Context, stream, region, shard string, p checkpoint.SyncPoint) error {
+	if err := checkTrailKey(region, shard); err != nil {
+		return fmt.Errorf("append a sync point to stream %s shard %s: %w", stream, shard, err)
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("append a sync point to stream %s shard %s: %w", stream, shard, err)
+	}
+	key := itemKey{stream, checkpoint.TrailKey(region, shard)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	trail := s.trails[key]
+	if n := len(trail); n > 0 {
+		if c, _ := checkpoint.CompareSequenceNumbers(p.SequenceNumber, trail[n-1].SequenceNumber); c <= 0 {
+			return nil
+		}
+	}
+	s.trails[key] = checkpoint.UTCPoints(checkpoint.AppendToTrail(trail, p, p.Arrival))
+	return nil
+}
+
+// LoadTrails keeps the contract of checkpoint.Store.LoadTrails.
+func (s *Store) LoadTrails(_ context.Context, stream, region string) ([]checkpoint.Trail, error) {
+	if region == "" || strings.Contains(region, "#") {
+		return nil, fmt.Errorf("load the trails of stream %s: Region %q is not a Region name", stream, region)
+	}
+	prefix := checkpoint.TrailKey(region, "")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []checkpoint.Trail{}
+	for key, points := range s.trails {
+		if key.stream != stream || !strings.HasPrefix(key.shardKey, prefix) {
+			continue
+		}
+		out = append(out, checkpoint.Trail{StreamName: stream, SourceRegion: region, ShardID: strings.TrimPrefix(key.shardKey, prefix),
+			Points: slices.Clone(points), UpdatedAt: points[len(points)-1].Arrival})
+	}
+	slices.SortFunc(out, func(a, b checkpoint.Trail) int { return strings.Compare(a.ShardID, b.ShardID) })
+	return out, nil
 }

@@ -32,16 +32,9 @@ func runLag(ctx context.Context, c *cli, args []string) int {
 	if *timeout < 0 {
 		return c.fail(fmt.Errorf("--timeout %v: want a positive duration", *timeout))
 	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	var names []string
-	if *stream != "" {
-		names = []string{*stream}
-	}
-	cfgs, warnings, err := c.configs(ctx, s, names)
+	ctx, cancel := boundedBy(ctx, *timeout)
+	defer cancel()
+	cfgs, warnings, err := c.configs(ctx, s, oneOrAll(*stream))
 	if err != nil {
 		return c.fail(err)
 	}

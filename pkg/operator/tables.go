@@ -124,3 +124,19 @@ func streamNames(cfgs map[string]activeregion.Config) []string {
 	slices.Sort(names)
 	return names
 }
+
+// oneOrAll is the streams a --stream flag names: that one, or (empty) all.
+func oneOrAll(stream string) []string {
+	if stream == "" {
+		return nil
+	}
+	return []string{stream}
+}
+
+// boundedBy bounds ctx by a --timeout flag; zero is no bound.
+func boundedBy(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}

@@ -52,18 +52,11 @@ func runVerify(ctx context.Context, c *cli, args []string) int {
 	case *timeout < 0:
 		return c.fail(fmt.Errorf("--timeout %v: want a positive duration", *timeout))
 	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	var names []string
-	if *stream != "" {
-		names = []string{*stream}
-	}
+	ctx, cancel := boundedBy(ctx, *timeout)
+	defer cancel()
 	// The checkpoints are read before the streams: whatever they
 	// acknowledge was written to the other Region before they were saved.
-	cfgs, warnings, err := c.configs(ctx, s, names)
+	cfgs, warnings, err := c.configs(ctx, s, oneOrAll(*stream))
 	if err != nil {
 		return c.fail(err)
 	}

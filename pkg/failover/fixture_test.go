@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.response.json from the current output")
@@ -31,6 +33,18 @@ func fixtureHandler() *fixture {
 		cp("orders", "shardId-000000000002", minute(49), east1, 1),
 	)
 	f.cps.Put(cp("payments", "shardId-000000000000", minute(47), east1, 1))
+	// Sync points of orders: shard 0 at its checkpoint, shard 1 before it,
+	// shard 2 none (its consumers fall back to TRIM_HORIZON); payments none.
+	for shard, p := range map[string]checkpoint.SyncPoint{
+		"shardId-000000000000": {SequenceNumber: "49590338271490256608559692538361571095921575989136588898", Arrival: minute(50),
+			Targets: map[string]string{"shardId-000000000000": "49600000000000000000000000000000000000000000000000000500"}},
+		"shardId-000000000001": {SequenceNumber: "49590338271490256608559692538361571095921575989136500000", Arrival: minute(11),
+			Targets: map[string]string{"shardId-000000000001": "49600000000000000000000000000000000000000000000000000100"}},
+	} {
+		if err := f.cps.AppendSyncPoint(context.Background(), "orders", east1, shard, p); err != nil {
+			panic(err) // the fixture's points are valid
+		}
+	}
 	zero := int32(0)
 	f.lambdas[east2].reserved = &zero
 	return f
@@ -113,9 +127,25 @@ func checkReportShape(t *testing.T, body []byte) {
 		t.Fatalf("streams: %v", err)
 	}
 	for _, s := range streams {
-		for _, k := range []string{"streamName", "epoch", "resumeFrom", "shards", "status"} {
+		for _, k := range []string{"streamName", "epoch", "resumeFrom", "shards", "status", "consumerPositions"} {
 			if _, ok := s[k]; !ok {
 				t.Errorf("stream %s: field %q missing", s["streamName"], k)
+			}
+		}
+		var positions []map[string]json.RawMessage
+		if err := json.Unmarshal(s["consumerPositions"], &positions); err != nil || positions == nil {
+			t.Fatalf("stream %s: consumerPositions %s, want an array: %v", s["streamName"], s["consumerPositions"], err)
+		}
+		for _, p := range positions {
+			for _, k := range []string{"targetShardId", "startingPosition"} {
+				if _, ok := p[k]; !ok {
+					t.Errorf("stream %s: consumer position %s: field %q missing", s["streamName"], p["targetShardId"], k)
+				}
+			}
+			for k := range p {
+				if !slices.Contains([]string{"targetShardId", "startingPosition", "sequenceNumber", "timestamp"}, k) {
+					t.Errorf("stream %s: consumer position %s: field %q, want only those of docs/cli.md", s["streamName"], p["targetShardId"], k)
+				}
 			}
 		}
 		var shards []map[string]json.RawMessage

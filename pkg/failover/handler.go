@@ -86,6 +86,8 @@ type Handler struct {
 	settings    Settings
 	configs     ConfigStore
 	checkpoints CheckpointLoader
+	// trails is checkpoints when it reads sync points too, else nil.
+	trails      TrailLoader
 	concurrency map[string]ConcurrencyAPI
 	kinesis     map[string]ListShardsAPI
 	log         *slog.Logger
@@ -155,10 +157,12 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if o.checkpoints == nil {
 		o.checkpoints = checkpoint.NewStore(c.DynamoDB, s.CheckpointTable)
 	}
+	trails, _ := o.checkpoints.(TrailLoader)
 	return &Handler{
 		settings:    s,
 		configs:     o.configs,
 		checkpoints: o.checkpoints,
+		trails:      trails,
 		concurrency: c.Concurrency,
 		kinesis:     c.Kinesis,
 		log:         o.log,
@@ -391,8 +395,10 @@ func (inv *invocation) status(ctx context.Context) error {
 			from = awayFrom(cfg, cfg.ActiveRegion)
 		}
 		o := streamOutcome{report: streamReport(cfg, StatusActive)}
-		o.apply(&o.report, inv.storedOrComputed(ctx, cross, cfg, from))
+		res := inv.storedOrComputed(ctx, cross, cfg, from)
+		o.apply(&o.report, res)
 		inv.describeSwitch(cross, &o.report, cfg)
+		inv.consumerPositions(cross, &o.notes, &o.report, from, cfg.ActiveRegion, res)
 		return o
 	})
 	return nil
@@ -592,8 +598,10 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 	if cfg.ActiveRegion == target {
 		o.action("%s: already active in %s since %s (epoch %d): nothing changed", name, target, stamp(cfg.ActiveSince), cfg.Epoch)
 		o.report = streamReport(cfg, StatusAlreadyActive)
-		o.apply(&o.report, inv.storedOrComputed(ctx, cross, cfg, from))
+		res := inv.storedOrComputed(ctx, cross, cfg, from)
+		o.apply(&o.report, res)
 		inv.describeSwitch(cross, &o.report, cfg)
+		inv.consumerPositions(cross, &o.notes, &o.report, from, target, res)
 		return o
 	}
 	if fence := inv.req.ExpectedEpoch; fence != nil && *fence != cfg.Epoch {
@@ -623,7 +631,9 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 		would := activeregion.Epoch{Since: since, Mode: inv.req.Mode, VisibleBy: &writeStart}
 		settled, start := inv.timing().SettledAt(would), inv.timing().ProducersMayStartAt(would)
 		o.report.SettledAt, o.report.ProducersMayStartAt = &settled, &start
-		o.apply(&o.report, inv.resumeOf(ctx, cross, name, from, cps, loadErr))
+		res := inv.resumeOf(ctx, cross, name, from, cps, loadErr)
+		o.apply(&o.report, res)
+		inv.consumerPositions(cross, &o.notes, &o.report, from, target, res)
 		return o
 	}
 	// The epoch just read always fences the write, so that of two calls
@@ -666,6 +676,9 @@ func (inv *invocation) switchStream(ctx, cross context.Context, cfg activeregion
 		o.report = streamReport(after, StatusSwitched)
 		o.apply(&o.report, res)
 		inv.describeSwitch(cross, &o.report, after)
+		// After the switch and within its deadline: it can only delay
+		// the report, never the switch.
+		inv.consumerPositions(cross, &o.notes, &o.report, from, target, res)
 		if stored := after.Current().ResumeFrom; stored != nil {
 			o.action("%s: the checkpoints' minimum %s is stored in the history entry of epoch %d: retries and status report it, checked again against the shards of %s", name, stamp(*stored), after.Epoch, from.region)
 		}
@@ -788,6 +801,8 @@ func streamReport(cfg activeregion.Config, status string) StreamReport {
 		ActiveSince:  cfg.ActiveSince,
 		Epoch:        cfg.Epoch,
 		Shards:       []ShardReport{},
+
+		ConsumerPositions: []ConsumerPosition{},
 	}
 	if prev, ok := previousEpoch(cfg); ok {
 		sr.PreviousRegion = prev.Region

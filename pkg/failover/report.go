@@ -86,6 +86,15 @@ type StreamReport struct {
 	// acknowledged every record of its closed epoch on every shard.
 	DrainComplete *bool         `json:"drainComplete,omitempty"`
 	Shards        []ShardReport `json:"shards"`
+	// ConsumerPositions are, per shard of the stream in its active Region,
+	// where a consumer that had caught up with the previous Region's
+	// checkpoints starts (translated with that Region's sync points, as
+	// kdscrr translate does); empty when they could not be computed (a
+	// warning says why) or there is no previous Region.
+	ConsumerPositions []ConsumerPosition `json:"consumerPositions"`
+	// ConsumerPositionWarnings say which positions fall back to an earlier
+	// point (AT_TIMESTAMP, TRIM_HORIZON) than the checkpoints, and why.
+	ConsumerPositionWarnings []string `json:"consumerPositionWarnings,omitempty"`
 }
 
 // ShardReport is one shard's checkpoint as the report lists it.

@@ -47,6 +47,10 @@ type resumeResult struct {
 	// unverified: the shards could not be listed to check that every one
 	// has a checkpoint.
 	unverified bool
+	// cps are the checkpoints of the Region left, and topo its shards as
+	// listed (nil: not listed), for the consumer positions.
+	cps  []checkpoint.Checkpoint
+	topo *shardTopology
 	notes
 }
 
@@ -155,6 +159,7 @@ func (inv *invocation) resumeOf(ctx, cross context.Context, name string, from so
 	ignore := inv.req.IgnoreShards[name]
 	r.shards = shardReports(cps, ignore)
 	topo := inv.topology(ctx, cross, &r, name, from)
+	r.cps, r.topo = cps, topo
 	counted, newer, capped := countedCheckpoints(cps, ignore, from)
 	for _, cp := range capped {
 		r.warn("%s %s: the checkpoint is of epoch %d, before epoch %d that is failed away from: counted as %s, where that epoch's producers resumed",

@@ -134,6 +134,29 @@ func (w *tableWriter) streams(rep failover.Report) {
 	}
 }
 
+// consumerPositions renders where consumers of each stream resume in its
+// active Region (a consumer that had caught up with the old Region).
+func (w *tableWriter) consumerPositions(rep failover.Report) {
+	for _, st := range rep.Streams {
+		if len(st.ConsumerPositions) == 0 {
+			continue
+		}
+		w.line("")
+		w.line("Consumers of %s resume in %s at (having caught up in %s):", st.StreamName, st.ActiveRegion, orDash(st.PreviousRegion))
+		w.row("  SHARD", "START", "POSITION")
+		for _, p := range st.ConsumerPositions {
+			at := p.SequenceNumber
+			if at == "" {
+				at = stamp(p.Timestamp)
+			}
+			w.row("  "+p.TargetShardID, p.StartingPosition, at)
+		}
+		for _, m := range st.ConsumerPositionWarnings {
+			w.line("  note: %s", m)
+		}
+	}
+}
+
 func (w *tableWriter) warnings(warnings []string) {
 	if len(warnings) == 0 {
 		return
@@ -149,6 +172,7 @@ func (w *tableWriter) warnings(warnings []string) {
 func (w *tableWriter) statusReport(region string, rep failover.Report) {
 	w.line("Status from %s:", region)
 	w.streams(rep)
+	w.consumerPositions(rep)
 	w.warnings(rep.Warnings)
 	w.line("")
 }
@@ -182,6 +206,7 @@ func (w *tableWriter) failoverReport(to string, rep failover.Report, took time.D
 	w.line("")
 	w.line("Details:")
 	w.streams(rep)
+	w.consumerPositions(rep)
 	if len(rep.Actions) > 0 {
 		w.line("")
 		w.line("Actions:")

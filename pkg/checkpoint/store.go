@@ -159,37 +159,53 @@ func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, 
 	if region == "" || strings.Contains(region, keySeparator) {
 		return nil, fmt.Errorf("load checkpoints of stream %s: Region %q is not a Region name", stream, region)
 	}
-	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("streamName = :stream AND begins_with(shardId, :region)"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":stream": &ddbtypes.AttributeValueMemberS{Value: stream},
-			":region": &ddbtypes.AttributeValueMemberS{Value: region + keySeparator},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
 	cps := []Checkpoint{}
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("load checkpoints of stream %s from %s: %w", stream, s.table, err)
+	err := s.queryItems(ctx, stream, region+keySeparator, func(item map[string]ddbtypes.AttributeValue) error {
+		var cp Checkpoint
+		if err := attributevalue.UnmarshalMapWithOptions(item, &cp, itemtime.Decode); err != nil {
+			return fmt.Errorf("shard %s: %w", shardIDOf(item), err)
 		}
-		for _, item := range page.Items {
-			var cp Checkpoint
-			if err := attributevalue.UnmarshalMapWithOptions(item, &cp, itemtime.Decode); err != nil {
-				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, s.table, shardIDOf(item), err)
-			}
-			if err := cp.Validate(); err != nil {
-				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: %w", stream, s.table, shardIDOf(item), err)
-			}
-			if key := shardIDOf(item); key != Key(cp.SourceRegion, cp.ShardID) {
-				return nil, fmt.Errorf("load checkpoints of stream %s from %s: shard %s: sourceRegion %q and sourceShardId %q do not match the key", stream, s.table, key, cp.SourceRegion, cp.ShardID)
-			}
-			cps = append(cps, cp)
+		if err := cp.Validate(); err != nil {
+			return fmt.Errorf("shard %s: %w", shardIDOf(item), err)
 		}
+		if key := shardIDOf(item); key != Key(cp.SourceRegion, cp.ShardID) {
+			return fmt.Errorf("shard %s: sourceRegion %q and sourceShardId %q do not match the key", key, cp.SourceRegion, cp.ShardID)
+		}
+		cps = append(cps, cp)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoints of stream %s from %s: %w", stream, s.table, err)
 	}
 	slices.SortFunc(cps, func(a, b Checkpoint) int { return strings.Compare(a.ShardID, b.ShardID) })
 	return cps, nil
+}
+
+// queryItems calls each with every item of stream whose sort key begins
+// with prefix, read consistently, page after page, and stops at the first
+// error of a page or of each.
+func (s *Store) queryItems(ctx context.Context, stream, prefix string, each func(item map[string]ddbtypes.AttributeValue) error) error {
+	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("streamName = :stream AND begins_with(shardId, :prefix)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":stream": &ddbtypes.AttributeValueMemberS{Value: stream},
+			":prefix": &ddbtypes.AttributeValueMemberS{Value: prefix},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, item := range page.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func shardIDOf(item map[string]ddbtypes.AttributeValue) string {

@@ -159,31 +159,20 @@ func (s *Store) LoadTrails(ctx context.Context, stream, region string) ([]Trail,
 	if region == "" || strings.Contains(region, keySeparator) {
 		return nil, fmt.Errorf("load the trails of stream %s: Region %q is not a Region name", stream, region)
 	}
-	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("streamName = :stream AND begins_with(shardId, :prefix)"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":stream": &ddbtypes.AttributeValueMemberS{Value: stream},
-			":prefix": &ddbtypes.AttributeValueMemberS{Value: trailPrefix + region + keySeparator},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
 	trails := []Trail{}
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	err := s.queryItems(ctx, stream, trailPrefix+region+keySeparator, func(item map[string]ddbtypes.AttributeValue) error {
+		tr, err := decodeTrail(item)
+		if err == nil && shardIDOf(item) != TrailKey(tr.SourceRegion, tr.ShardID) {
+			err = fmt.Errorf("sourceRegion %q and sourceShardId %q do not match the key", tr.SourceRegion, tr.ShardID)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("load the trails of stream %s from %s: %w", stream, s.table, err)
+			return fmt.Errorf("%s: %w", shardIDOf(item), err)
 		}
-		for _, item := range page.Items {
-			tr, err := decodeTrail(item)
-			if err == nil && shardIDOf(item) != TrailKey(tr.SourceRegion, tr.ShardID) {
-				err = fmt.Errorf("sourceRegion %q and sourceShardId %q do not match the key", tr.SourceRegion, tr.ShardID)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("load the trails of stream %s from %s: %s: %w", stream, s.table, shardIDOf(item), err)
-			}
-			trails = append(trails, tr)
-		}
+		trails = append(trails, tr)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load the trails of stream %s from %s: %w", stream, s.table, err)
 	}
 	slices.SortFunc(trails, func(a, b Trail) int { return strings.Compare(a.ShardID, b.ShardID) })
 	return trails, nil

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/big"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
@@ -82,9 +79,9 @@ func (inv *invocation) consumerPositions(cross context.Context, n *notes, sr *St
 		fail("the shards of the stream in %s could not be listed: %v", to, err)
 		return
 	}
-	in := translate.Input{Positions: positions, Target: translateShards(target), Checkpoints: r.cps, Trails: trails}
+	in := translate.Input{Positions: positions, Target: translate.ShardsOf(target), Checkpoints: r.cps, Trails: trails}
 	if r.topo != nil && r.topo.region == from.region {
-		in.Source = translateShards(r.topo.shards)
+		in.Source = translate.ShardsOf(r.topo.shards)
 	} else {
 		// The Region left could not be listed: its shards are known by the
 		// ids of its checkpoints and trails only.
@@ -119,31 +116,4 @@ func (inv *invocation) consumerPositions(cross context.Context, n *notes, sr *St
 	if len(sr.ConsumerPositionWarnings) == 0 {
 		sr.ConsumerPositionWarnings = nil
 	}
-}
-
-// translateShards is ListShards' shards as translate takes them.
-func translateShards(shards []kinesistypes.Shard) []translate.Shard {
-	out := make([]translate.Shard, 0, len(shards))
-	for _, sh := range shards {
-		t := translate.Shard{ID: aws.ToString(sh.ShardId)}
-		for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
-			if aws.ToString(p) != "" {
-				t.Parents = append(t.Parents, *p)
-			}
-		}
-		if r := sh.HashKeyRange; r != nil {
-			start, ok1 := new(big.Int).SetString(aws.ToString(r.StartingHashKey), 10)
-			end, ok2 := new(big.Int).SetString(aws.ToString(r.EndingHashKey), 10)
-			if ok1 && ok2 {
-				t.StartingHash, t.EndingHash = start, end
-			}
-		}
-		if r := sh.SequenceNumberRange; r != nil {
-			t.Closed = r.EndingSequenceNumber != nil
-			t.StartingSeqNum = aws.ToString(r.StartingSequenceNumber)
-		}
-		out = append(out, t)
-	}
-	slices.SortFunc(out, func(a, b translate.Shard) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/awsclient"
 	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
 
 // ListShardsAPI is the part of a Region's Kinesis client that lists a
@@ -125,20 +126,11 @@ func (inv *invocation) listShards(ctx context.Context, region, stream string) ([
 	if !ok {
 		return nil, fmt.Errorf("no Kinesis client for %s", region)
 	}
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
-	var shards []kinesistypes.Shard
-	for {
-		out, err := client.ListShards(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list shards of stream %s in %s: %w", stream, region, err)
-		}
-		shards = append(shards, out.Shards...)
-		if aws.ToString(out.NextToken) == "" {
-			return shards, nil
-		}
-		// The API refuses StreamName next to NextToken.
-		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	shards, err := streamread.Shards(ctx, client, stream)
+	if err != nil {
+		return nil, fmt.Errorf("in %s: %w", region, err)
 	}
+	return shards, nil
 }
 
 // regionKinesis builds one Kinesis client per Region, each with the

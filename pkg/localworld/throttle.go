@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
 
 // Kinesis's documented write limits of one shard.
@@ -178,32 +179,25 @@ func (l *writeLimiter) shards(ctx context.Context, stream string) (*streamShards
 	if ok {
 		return s, nil
 	}
+	shards, err := streamread.Shards(ctx, l.client, stream)
+	if err != nil {
+		return nil, err
+	}
 	var open []openShard
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
-	for {
-		out, err := l.client.ListShards(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list shards of %s: %w", stream, err)
+	for _, sh := range shards {
+		if sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil {
+			continue // closed: takes no writes
 		}
-		for _, sh := range out.Shards {
-			if sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil {
-				continue // closed: takes no writes
-			}
-			if sh.HashKeyRange == nil {
-				continue
-			}
-			start, ok1 := new(big.Int).SetString(aws.ToString(sh.HashKeyRange.StartingHashKey), 10)
-			end, ok2 := new(big.Int).SetString(aws.ToString(sh.HashKeyRange.EndingHashKey), 10)
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("list shards of %s: shard %s has hash key range %q-%q", stream, aws.ToString(sh.ShardId),
-					aws.ToString(sh.HashKeyRange.StartingHashKey), aws.ToString(sh.HashKeyRange.EndingHashKey))
-			}
-			open = append(open, openShard{id: aws.ToString(sh.ShardId), start: start, end: end})
+		if sh.HashKeyRange == nil {
+			continue
 		}
-		if out.NextToken == nil {
-			break
+		start, ok1 := new(big.Int).SetString(aws.ToString(sh.HashKeyRange.StartingHashKey), 10)
+		end, ok2 := new(big.Int).SetString(aws.ToString(sh.HashKeyRange.EndingHashKey), 10)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("list shards of %s: shard %s has hash key range %q-%q", stream, aws.ToString(sh.ShardId),
+				aws.ToString(sh.HashKeyRange.StartingHashKey), aws.ToString(sh.HashKeyRange.EndingHashKey))
 		}
-		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+		open = append(open, openShard{id: aws.ToString(sh.ShardId), start: start, end: end})
 	}
 	s = &streamShards{open: open, buckets: map[string]*bucket{}}
 	l.mu.Lock()

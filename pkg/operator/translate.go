@@ -389,35 +389,11 @@ func listShards(ctx context.Context, s setup, region, stream string) ([]translat
 	if err != nil {
 		return nil, err
 	}
-	var out []translate.Shard
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
-	for {
-		page, err := kin.ListShards(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, sh := range page.Shards {
-			t := translate.Shard{ID: aws.ToString(sh.ShardId)}
-			for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
-				if p != nil && *p != "" {
-					t.Parents = append(t.Parents, *p)
-				}
-			}
-			if r := sh.HashKeyRange; r != nil {
-				t.StartingHash, _ = new(big.Int).SetString(aws.ToString(r.StartingHashKey), 10)
-				t.EndingHash, _ = new(big.Int).SetString(aws.ToString(r.EndingHashKey), 10)
-			}
-			if r := sh.SequenceNumberRange; r != nil {
-				t.Closed = r.EndingSequenceNumber != nil
-				t.StartingSeqNum = aws.ToString(r.StartingSequenceNumber)
-			}
-			out = append(out, t)
-		}
-		if page.NextToken == nil {
-			return out, nil
-		}
-		in = &kinesis.ListShardsInput{NextToken: page.NextToken}
+	shards, err := streamread.Shards(ctx, kin, stream)
+	if err != nil {
+		return nil, err
 	}
+	return translate.ShardsOf(shards), nil
 }
 
 // counter counts re-read records by reading the source stream, at most

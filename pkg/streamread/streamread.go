@@ -15,9 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
+// ShardLister is what listing a stream's shards needs.
+type ShardLister interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+}
+
 // API is what reading needs of a Region's Kinesis.
 type API interface {
-	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	ShardLister
 	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
 }
@@ -35,7 +40,7 @@ type Record struct {
 
 // Shards lists every shard of stream the stream still holds records of,
 // open and closed, parents before children (ListShards' order).
-func Shards(ctx context.Context, client API, stream string) ([]types.Shard, error) {
+func Shards(ctx context.Context, client ShardLister, stream string) ([]types.Shard, error) {
 	var shards []types.Shard
 	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
 	for {

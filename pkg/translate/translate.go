@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
@@ -79,6 +82,34 @@ type Shard struct {
 	EndingHash     *big.Int
 	Closed         bool
 	StartingSeqNum string
+}
+
+// ShardsOf converts ListShards' shards, sorted by ID. A hash key range
+// that does not parse is left out (the shard then matches by ID only).
+func ShardsOf(shards []kinesistypes.Shard) []Shard {
+	out := make([]Shard, 0, len(shards))
+	for _, sh := range shards {
+		t := Shard{ID: aws.ToString(sh.ShardId)}
+		for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
+			if aws.ToString(p) != "" {
+				t.Parents = append(t.Parents, *p)
+			}
+		}
+		if r := sh.HashKeyRange; r != nil {
+			start, ok1 := new(big.Int).SetString(aws.ToString(r.StartingHashKey), 10)
+			end, ok2 := new(big.Int).SetString(aws.ToString(r.EndingHashKey), 10)
+			if ok1 && ok2 {
+				t.StartingHash, t.EndingHash = start, end
+			}
+		}
+		if r := sh.SequenceNumberRange; r != nil {
+			t.Closed = r.EndingSequenceNumber != nil
+			t.StartingSeqNum = aws.ToString(r.StartingSequenceNumber)
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b Shard) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 func (s Shard) hasRange() bool { return s.StartingHash != nil && s.EndingHash != nil }

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
 
 // Payload is the body of every record a CDC producer of the local world
@@ -181,48 +181,26 @@ func outOfOrder(copies []Copy) int {
 	return n
 }
 
-// GetRecordsAPI is what ReadStream needs of a Region's Kinesis.
-type GetRecordsAPI interface {
-	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
-	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
-	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
-}
-
-var _ GetRecordsAPI = (*kinesis.Client)(nil)
-
 // ReadStream reads every record of stream, shard after shard, each shard in
 // order, decoding Payload bodies.
-func ReadStream(ctx context.Context, client GetRecordsAPI, stream string) ([]Copy, error) {
-	shards, err := client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+func ReadStream(ctx context.Context, client streamread.API, stream string) ([]Copy, error) {
+	shards, err := streamread.Shards(ctx, client, stream)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
 	var out []Copy
-	for _, s := range shards.Shards {
+	for _, s := range shards {
 		id := aws.ToString(s.ShardId)
-		it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-			StreamName: aws.String(stream), ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
+		_, err := streamread.Shard(ctx, client, stream, id, streamread.Window{}, func(r streamread.Record) error {
+			var p Payload
+			if err := json.Unmarshal(r.Data, &p); err != nil {
+				return fmt.Errorf("record %s is not a CDC payload: %w", r.SequenceNumber, err)
+			}
+			out = append(out, Copy{Payload: p, Shard: id, Arrival: r.Arrival})
+			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read stream %s shard %s: %w", stream, id, err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			got, err := client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
-			if err != nil {
-				return nil, fmt.Errorf("read stream %s shard %s: %w", stream, id, err)
-			}
-			for _, r := range got.Records {
-				var p Payload
-				if err := json.Unmarshal(r.Data, &p); err != nil {
-					return nil, fmt.Errorf("read stream %s shard %s: record %s is not a CDC payload: %w", stream, id, aws.ToString(r.SequenceNumber), err)
-				}
-				out = append(out, Copy{Payload: p, Shard: id, Arrival: aws.ToTime(r.ApproximateArrivalTimestamp)})
-			}
-			if len(got.Records) == 0 {
-				break
-			}
-			iter = got.NextShardIterator
 		}
 	}
 	return out, nil

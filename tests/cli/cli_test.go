@@ -30,6 +30,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 	"github.com/kinesis-crr/kinesis-crr/pkg/operator"
+	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
@@ -215,28 +216,8 @@ func (d *deployment) caughtUp(ctx context.Context, t *testing.T) {
 }
 
 func count(ctx context.Context, client *kinesis.Client, stream string) (int, error) {
-	shards, err := client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, s := range shards.Shards {
-		it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: s.ShardId, ShardIteratorType: "TRIM_HORIZON"})
-		if err != nil {
-			return 0, err
-		}
-		for iter := it.ShardIterator; iter != nil; {
-			out, err := client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				return 0, err
-			}
-			if n += len(out.Records); len(out.Records) == 0 {
-				break
-			}
-			iter = out.NextShardIterator
-		}
-	}
-	return n, nil
+	recs, err := promisecheck.ReadStream(ctx, client, stream)
+	return len(recs), err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -453,15 +453,14 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 		r.keyFailed[key] = true
 		code := *e.ErrorCode
 		entryErr := fmt.Errorf("put record %s to %s: %s: %s", r.b.Records[i].SequenceNumber, r.b.Stream, code, aws.ToString(e.ErrorMessage))
-		switch classify(code, codePermanent) {
-		case codeThrottled:
-			r.stats.Throttled++
-			fallthrough
-		case codeRetryable:
+		switch class := classify(code, codePermanent); class {
+		case codeThrottled, codeRetryable:
 			o.Err = entryErr
 			retry = true
 			r.needBackoff = r.needBackoff || !pacedThrottle
-			if code != "ProvisionedThroughputExceededException" {
+			if class == codeThrottled {
+				r.stats.Throttled++
+			} else {
 				r.failed()
 			}
 		default:

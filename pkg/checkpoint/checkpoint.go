@@ -43,6 +43,10 @@ type Checkpoint struct {
 	// skipped): a drain-mode switch away from it is complete here.
 	DrainedEpoch int64      `dynamodbav:"drainedEpoch,omitempty" json:"drainedEpoch,omitempty"`
 	DrainedAt    *time.Time `dynamodbav:"drainedAt,omitempty" json:"drainedAt,omitempty"`
+	// WrittenBeyond, when set, names records after the prefix that were
+	// written too (see WrittenBeyond); it says nothing of the resume point,
+	// which the prefix alone gives.
+	WrittenBeyond *WrittenBeyond `dynamodbav:"writtenBeyond,omitempty" json:"writtenBeyond,omitempty"`
 }
 
 // keySeparator joins the Region and the shard id in the sort key; neither a
@@ -96,6 +100,11 @@ func (cp Checkpoint) Validate() error {
 	if cp.TargetSequenceNumber != "" {
 		if err := checkDigits(cp.TargetSequenceNumber); err != nil {
 			return fmt.Errorf("targetSequenceNumber: %w", err)
+		}
+	}
+	if cp.WrittenBeyond != nil {
+		if err := cp.WrittenBeyond.validate(cp.LastSequenceNumber); err != nil {
+			return fmt.Errorf("writtenBeyond: %w", err)
 		}
 	}
 	return nil

@@ -57,6 +57,11 @@ const saveCondition = "attribute_not_exists(shardId) OR epoch < :epoch OR " +
 	"(epoch = :epoch AND (size(lastSequenceNumber) < :len OR " +
 	"(size(lastSequenceNumber) = :len AND lastSequenceNumber < :seq)))"
 
+// knowsMoreCondition lets a checkpoint with WrittenBeyond replace one of the
+// same prefix that names fewer records beyond it.
+const knowsMoreCondition = " OR (epoch = :epoch AND lastSequenceNumber = :seq AND " +
+	"(attribute_not_exists(#beyond) OR #beyond.#count < :count))"
+
 // Save writes cp if it is ahead of the stored checkpoint of its shard, in one
 // conditional write, so concurrent writers never move a checkpoint backwards.
 //
@@ -76,9 +81,12 @@ const saveCondition = "attribute_not_exists(shardId) OR epoch < :epoch OR " +
 // The contract, in short:
 //   - (true, nil): cp is stored, replacing the item whole (a drain mark is
 //     not carried over; MarkDrained sets it again).
+//   - (true, nil) also for cp at the stored (epoch, sequence number) whose
+//     WrittenBeyond names more records than the stored one's (or the
+//     stored one has none): the same prefix, more known of what follows it.
 //   - (false, nil): the condition lost, nothing written: cp is not ahead
-//     (older, or the same sequence number again). Losing the condition is a
-//     result, not an error.
+//     (older, or the same sequence number again knowing no more). Losing
+//     the condition is a result, not an error.
 //   - A cp that fails Validate is an error naming the stream and shard, and
 //     writes nothing. Any other failure is an error that wraps the cause.
 //   - A checkpoint never moves backwards, whatever the order of concurrent
@@ -95,7 +103,7 @@ func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err err
 	// The item is replaced whole; a drain mark is about records this
 	// checkpoint already covers, so it is kept only by MarkDrained's
 	// later call, never carried over from a stale read.
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+	in := &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
 		Item:                item,
 		ConditionExpression: aws.String(saveCondition),
@@ -104,7 +112,13 @@ func (s *Store) Save(ctx context.Context, cp Checkpoint) (advanced bool, err err
 			":len":   &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(len(cp.LastSequenceNumber))},
 			":seq":   &ddbtypes.AttributeValueMemberS{Value: cp.LastSequenceNumber},
 		},
-	})
+	}
+	if cp.WrittenBeyond != nil {
+		in.ConditionExpression = aws.String(saveCondition + knowsMoreCondition)
+		in.ExpressionAttributeNames = map[string]string{"#beyond": "writtenBeyond", "#count": "count"}
+		in.ExpressionAttributeValues[":count"] = &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(cp.WrittenBeyond.Count)}
+	}
+	_, err = s.client.PutItem(ctx, in)
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return false, nil
@@ -161,15 +175,9 @@ func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, 
 	}
 	cps := []Checkpoint{}
 	err := s.queryItems(ctx, stream, region+keySeparator, func(item map[string]ddbtypes.AttributeValue) error {
-		var cp Checkpoint
-		if err := attributevalue.UnmarshalMapWithOptions(item, &cp, itemtime.Decode); err != nil {
-			return fmt.Errorf("shard %s: %w", shardIDOf(item), err)
-		}
-		if err := cp.Validate(); err != nil {
-			return fmt.Errorf("shard %s: %w", shardIDOf(item), err)
-		}
-		if key := shardIDOf(item); key != Key(cp.SourceRegion, cp.ShardID) {
-			return fmt.Errorf("shard %s: sourceRegion %q and sourceShardId %q do not match the key", key, cp.SourceRegion, cp.ShardID)
+		cp, err := decodeCheckpoint(item)
+		if err != nil {
+			return err
 		}
 		cps = append(cps, cp)
 		return nil
@@ -179,6 +187,56 @@ func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, 
 	}
 	slices.SortFunc(cps, func(a, b Checkpoint) int { return strings.Compare(a.ShardID, b.ShardID) })
 	return cps, nil
+}
+
+// Get returns region's checkpoint of one shard of stream, read
+// consistently, times in UTC:
+//   - (cp, true, nil): the stored checkpoint, the maximum ever saved.
+//   - (zero, false, nil): the shard has no checkpoint of that Region.
+//   - A malformed item is an error naming the shard, as in Load; so is a
+//     region that is empty or contains the key separator.
+//
+// Each Region writes only its own items, so a consistent read in the
+// Region that writes them sees every save that returned there.
+func (s *Store) Get(ctx context.Context, stream, region, shard string) (Checkpoint, bool, error) {
+	if region == "" || strings.Contains(region, keySeparator) {
+		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s shard %s: Region %q is not a Region name", stream, shard, region)
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table),
+		Key: map[string]ddbtypes.AttributeValue{
+			"streamName": &ddbtypes.AttributeValueMemberS{Value: stream},
+			"shardId":    &ddbtypes.AttributeValueMemberS{Value: Key(region, shard)},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s shard %s of %s from %s: %w", stream, shard, region, s.table, err)
+	}
+	if len(out.Item) == 0 {
+		return Checkpoint{}, false, nil
+	}
+	cp, err := decodeCheckpoint(out.Item)
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s from %s: %w", stream, s.table, err)
+	}
+	return cp, true, nil
+}
+
+// decodeCheckpoint reads one checkpoint item, refusing one that fails
+// Validate or whose key disagrees with its attributes, naming its key.
+func decodeCheckpoint(item map[string]ddbtypes.AttributeValue) (Checkpoint, error) {
+	var cp Checkpoint
+	if err := attributevalue.UnmarshalMapWithOptions(item, &cp, itemtime.Decode); err != nil {
+		return Checkpoint{}, fmt.Errorf("shard %s: %w", shardIDOf(item), err)
+	}
+	if err := cp.Validate(); err != nil {
+		return Checkpoint{}, fmt.Errorf("shard %s: %w", shardIDOf(item), err)
+	}
+	if key := shardIDOf(item); key != Key(cp.SourceRegion, cp.ShardID) {
+		return Checkpoint{}, fmt.Errorf("shard %s: sourceRegion %q and sourceShardId %q do not match the key", key, cp.SourceRegion, cp.ShardID)
+	}
+	return cp, nil
 }
 
 // queryItems calls each with every item of stream whose sort key begins

@@ -70,6 +70,7 @@ func (w *World) writeAndQueue(r *http.Request, body []byte, op string, rep *repl
 	if err != nil || resp.status != http.StatusOK {
 		return resp, err
 	}
+	rep.writes++
 	changes, err := w.changedItems(w.ctx, rep, op, body, resp.body)
 	if err != nil {
 		// The write happened but cannot be replicated: the replicas have

@@ -31,6 +31,9 @@ type replica struct {
 	mu        sync.Mutex
 	clock     int64
 	lastWrite map[string]map[string]stamp // table → key id → stamp
+	// writes counts the item writes this Region's clients made here that
+	// succeeded (replicated writes from the other Region not included).
+	writes int64
 }
 
 // tick returns the stamp of a write that just came back. The clock also

@@ -259,6 +259,7 @@ func TestReplicatedWriteIsNotReplicatedBack(t *testing.T) {
 	}
 	back := w.links[1] // us-east-2 to us-east-1
 	before := queued(back)
+	writesBefore := [2]int64{w.DynamoDBWrites(east1), w.DynamoDBWrites(east2)}
 	put(t, w, east1, config, configItem("s", "v"))
 	settle(t, w)
 	if got := read(t, direct(w, east2), config, configKey("s")); got["value"] != "v" {
@@ -266,6 +267,9 @@ func TestReplicatedWriteIsNotReplicatedBack(t *testing.T) {
 	}
 	if n := queued(back) - before; n != 0 {
 		t.Fatalf("got %d writes queued from us-east-2 after one replicated into it, want none", n)
+	}
+	if got := [2]int64{w.DynamoDBWrites(east1) - writesBefore[0], w.DynamoDBWrites(east2) - writesBefore[1]}; got != [2]int64{1, 0} {
+		t.Errorf("got item writes counted %v in (us-east-1, us-east-2), want [1 0]: the replicated copy is not a client's write", got)
 	}
 }
 

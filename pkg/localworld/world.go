@@ -422,6 +422,21 @@ func (w *World) SetKinesisFaults(region string, f Faults) error {
 	return nil
 }
 
+// DynamoDBWrites returns how many item writes (PutItem, UpdateItem,
+// DeleteItem, BatchWriteItem requests) region's clients made so far that
+// succeeded: what that Region's table writes bill, before the replicated
+// copies; 0 for an unknown name.
+func (w *World) DynamoDBWrites(region string) int64 {
+	i, ok := w.index(region)
+	if !ok {
+		return 0
+	}
+	rep := w.replicas[i]
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	return rep.writes
+}
+
 // KinesisStats returns what region's Kinesis proxy did with writes so far;
 // the zero value for an unknown name.
 func (w *World) KinesisStats(region string) KinesisStats {

@@ -48,6 +48,7 @@ const (
 	RejectedRecords          = "RejectedRecords"
 	ResentRecords            = "ResentRecords"
 	ThrottledRecords         = "ThrottledRecords"
+	RedeliveredRecords       = "RedeliveredRecords"
 	CommitTimestampFallbacks = "CommitTimestampFallbacks"
 	CheckpointAgeSeconds     = "CheckpointAgeSeconds"
 )
@@ -71,10 +72,14 @@ type Invocation struct {
 	// FailedRecords were not written this time; the mapping hands them
 	// back and a later invocation writes them, unless they are also
 	// RejectedRecords: refused by the target for good (permanent error).
-	FailedRecords            int
-	RejectedRecords          int
-	ResentRecords            int
-	ThrottledRecords         int
+	FailedRecords    int
+	RejectedRecords  int
+	ResentRecords    int
+	ThrottledRecords int
+	// RedeliveredRecords came again after an invocation that wrote them
+	// (a retry, a killed invocation) and were left out: the shard's
+	// checkpoint already covered them.
+	RedeliveredRecords       int
 	CommitTimestampFallbacks int
 
 	ReplicationLagSeconds *float64
@@ -205,6 +210,7 @@ func (inv Invocation) data() ([]datum, error) {
 		datum{RejectedRecords, types.StandardUnitCount, float64(inv.RejectedRecords)},
 		datum{ResentRecords, types.StandardUnitCount, float64(inv.ResentRecords)},
 		datum{ThrottledRecords, types.StandardUnitCount, float64(inv.ThrottledRecords)},
+		datum{RedeliveredRecords, types.StandardUnitCount, float64(inv.RedeliveredRecords)},
 		datum{CommitTimestampFallbacks, types.StandardUnitCount, float64(inv.CommitTimestampFallbacks)},
 	)
 	gauge(CheckpointAgeSeconds, inv.CheckpointAgeSeconds)

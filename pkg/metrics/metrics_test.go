@@ -41,6 +41,7 @@ func full() Invocation {
 		RejectedRecords:          1,
 		ResentRecords:            7,
 		ThrottledRecords:         11,
+		RedeliveredRecords:       17,
 		CommitTimestampFallbacks: 13,
 		ReplicationLagSeconds:    Seconds(0.25),
 		MaxRecordAgeSeconds:      Seconds(1.5),
@@ -101,8 +102,8 @@ func TestEmitWithSourceRegionDeclaresBothDimensionSets(t *testing.T) {
 	if doc.Stream != "orders" || doc.SourceRegion != "eu-west-1" {
 		t.Errorf("dimension values: got StreamName %q, SourceRegion %q, want orders, eu-west-1", doc.Stream, doc.SourceRegion)
 	}
-	if len(doc.Values) != 12 {
-		t.Errorf("got %d values, want all 12 metrics", len(doc.Values))
+	if len(doc.Values) != 13 {
+		t.Errorf("got %d values, want all 13 metrics", len(doc.Values))
 	}
 }
 
@@ -123,8 +124,8 @@ func TestMirrorSendsOnlyUnderStreamNameAndSourceRegion(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("got %d PutMetricData calls, want 1", len(calls))
 	}
-	if got := len(calls[0].MetricData); got != 12 {
-		t.Errorf("got %d metric data, want 12", got)
+	if got := len(calls[0].MetricData); got != 13 {
+		t.Errorf("got %d metric data, want 13", got)
 	}
 	for _, d := range calls[0].MetricData {
 		got := dimensionStrings(d.Dimensions)
@@ -169,6 +170,7 @@ func TestEmitDocumentDeclaresEveryMetricWithItsUnit(t *testing.T) {
 		RejectedRecords:          {1, "Count"},
 		ResentRecords:            {7, "Count"},
 		ThrottledRecords:         {11, "Count"},
+		RedeliveredRecords:       {17, "Count"},
 		CommitTimestampFallbacks: {13, "Count"},
 		CheckpointAgeSeconds:     {42, "Seconds"},
 	}

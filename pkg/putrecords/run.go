@@ -447,7 +447,7 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 			}
 			r.state[i] = stateWritten
 			r.settled++
-			o.Err = nil
+			o.Written, o.Err = true, nil
 			continue
 		}
 		r.keyFailed[key] = true
@@ -492,7 +492,6 @@ func (r *run) result() Result {
 	for i := range r.outcomes {
 		o := &r.outcomes[i]
 		if r.state[i] == stateWritten {
-			o.Written = true
 			res.Stats.Written++
 			res.Stats.WrittenBytes += len(r.b.Records[i].Data)
 			continue

@@ -76,6 +76,15 @@ type Batch struct {
 	// switchover bounds when the old Region's writes stop. A duration, not
 	// a time, so the caller's clock and the writer's need not agree.
 	WriteWithin time.Duration
+	// Progress, when set, is called on Write's goroutine after every
+	// round that wrote records, with the outcomes so far: a record whose
+	// Written is true stays written, with that target position, whatever
+	// comes after (a copy written out of order is not Written until its
+	// rewrite). It lets the caller checkpoint a long Write's progress, so
+	// that an invocation killed before Write returns leaves less to be
+	// written again. The slice is the Writer's: read it during the call,
+	// never keep it. Write waits for Progress to return.
+	Progress func(outcomes []Outcome)
 }
 
 // API limits of PutRecords.
@@ -278,16 +287,22 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 			break
 		}
 		settled := r.settled
-		if !r.round(ctx, requestCtx) {
-			attempt = 0
-			continue
-		}
+		retry := r.round(ctx, requestCtx)
 		if r.progressed(settled) {
 			// Some records went in: the backoff grows only over rounds
 			// that wrote nothing, or careful rounds (a few records of
 			// each key each) would wait longer and longer while every
 			// one makes progress.
 			attempt = 0
+			if b.Progress != nil && r.candidates() {
+				// Only while records remain: the caller learns the
+				// final outcomes from Write's result.
+				b.Progress(r.outcomes)
+			}
+		}
+		if !retry {
+			attempt = 0
+			continue
 		}
 		if r.stop != nil {
 			break

@@ -1,5 +1,11 @@
 package replicator
 
+import (
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
+)
+
 // acknowledgment is what one invocation may claim: the event source mapping
 // is told to resume after the prefix, and each shard's checkpoint may move to
 // the last record of the prefix this Region wrote.
@@ -10,8 +16,9 @@ type acknowledgment struct {
 	// Lambda retries from the first unwritten record onwards.
 	prefix int
 	// lastWritten holds, per shard in order of first appearance, the index
-	// of the last record of the prefix this Region wrote: the only records
-	// a checkpoint may name.
+	// of the last record of the prefix this Region wrote (this invocation
+	// or, as the checkpoint says, an earlier one): the only records a
+	// checkpoint may name.
 	lastWritten []int
 	// lastDone holds, per shard in the same order, the index of the last
 	// record of the prefix.
@@ -23,7 +30,7 @@ type acknowledgment struct {
 
 // acknowledge applies the acknowledgment rule (docs/reference.md, How a batch is replicated)
 // to a batch: done[i] says record i needs nothing more (written, skipped or
-// superseded), written[i] that this invocation wrote it.
+// superseded), written[i] that it is in the target (see progress).
 func acknowledge(records []sourceRecord, done, written []bool) acknowledgment {
 	var a acknowledgment
 	for a.prefix < len(records) && done[a.prefix] {
@@ -55,4 +62,98 @@ func acknowledge(records []sourceRecord, done, written []bool) acknowledgment {
 		a.lastDone = append(a.lastDone, done1[s])
 	}
 	return a
+}
+
+// progress says, per record, whether it needs nothing more (done: in the
+// target, or decided otherwise than Replicate) and whether it is in the
+// target: written by this invocation, or by an earlier one as the
+// checkpoint says (covered). outcome[i] is nil for a record not sent.
+func progress(decisions []activeregion.Decision, covered []bool, outcome []*putrecords.Outcome) (done, inTarget []bool) {
+	done = make([]bool, len(decisions))
+	inTarget = make([]bool, len(decisions))
+	for i, d := range decisions {
+		inTarget[i] = covered[i] || (outcome[i] != nil && outcome[i].Written)
+		done[i] = d != activeregion.Replicate || inTarget[i]
+	}
+	return done, inTarget
+}
+
+// coveredBy says which records to replicate the shard's stored checkpoint
+// already covers, so that a redelivery need not write them again:
+//   - every record up to the checkpoint's: it names the last record of an
+//     acknowledged prefix, each written, skipped or superseded before;
+//   - the records its WrittenBeyond names, by their place from its From
+//     (when the batch holds From: a batch is a contiguous run of its shard).
+//
+// A record is covered only if every earlier record of its key in the batch
+// is: what is written again then comes after every copy of what is not, so
+// the last copies stay in order per key. A sequence number that cannot be
+// compared covers nothing.
+func coveredBy(records []sourceRecord, decisions []activeregion.Decision, stored checkpoint.Checkpoint) []bool {
+	out := make([]bool, len(records))
+	from := -1
+	for i, r := range records {
+		if wb := stored.WrittenBeyond; wb != nil && r.rec.Kinesis.SequenceNumber == wb.From {
+			from = i
+		}
+	}
+	uncovered := map[string]bool{}
+	for i, r := range records {
+		if decisions[i] != activeregion.Replicate {
+			continue
+		}
+		c, err := checkpoint.CompareSequenceNumbers(r.rec.Kinesis.SequenceNumber, stored.LastSequenceNumber)
+		covered := err == nil && c <= 0
+		if !covered && from >= 0 && i > from {
+			covered = stored.WrittenBeyond.Has(i - from)
+		}
+		key := r.rec.Kinesis.PartitionKey
+		out[i] = covered && !uncovered[key]
+		if !out[i] {
+			uncovered[key] = true
+		}
+	}
+	return out
+}
+
+// writtenBeyond names what is in the target of the shard after the
+// acknowledged prefix (inTarget, see progress), counted from the first record of the shard it
+// leaves unacknowledged (checkpoint.WrittenBeyond); nil when nothing.
+func writtenBeyond(records []sourceRecord, ack acknowledgment, inTarget []bool, shard string) *checkpoint.WrittenBeyond {
+	var from string
+	var places []bool
+	for i := ack.prefix; i < len(records); i++ {
+		if records[i].shardID != shard {
+			continue
+		}
+		if from == "" {
+			from = records[i].rec.Kinesis.SequenceNumber
+		}
+		places = append(places, inTarget[i])
+	}
+	return checkpoint.NewWrittenBeyond(from, places)
+}
+
+// redeliveryPossible says whether a batch may carry records an earlier
+// invocation wrote, so the checkpoint is worth reading: the instance has not
+// seen the shard before (a cold start, after a crash), or the batch starts
+// at or before the last sequence number it was delivered (a retry, or a
+// redelivery after a killed invocation). A batch after what it saw was
+// never delivered before, so the read is spared on the steady path.
+func redeliveryPossible(records []sourceRecord, lastDelivered string, known bool) bool {
+	if !known {
+		return true
+	}
+	c, err := checkpoint.CompareSequenceNumbers(records[0].rec.Kinesis.SequenceNumber, lastDelivered)
+	return err != nil || c <= 0
+}
+
+// latestSequenceNumber is the larger of previous and the batch's last
+// sequence number (a batch is in shard order).
+func latestSequenceNumber(previous string, records []sourceRecord) string {
+	last := records[len(records)-1].rec.Kinesis.SequenceNumber
+	if c, err := checkpoint.CompareSequenceNumbers(last, previous); previous == "" || (err == nil && c > 0) {
+		return last
+	}
+	return previous
 }

@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 )
 
 func TestAcknowledgeClaimsOnlyTheDonePrefix(t *testing.T) {
@@ -46,5 +50,129 @@ func TestAcknowledgeClaimsOnlyTheDonePrefix(t *testing.T) {
 				t.Errorf("got last written %v, last done %v; want %v, %v", got.lastWritten, got.lastDone, tt.wantLastWritten, tt.wantLastDone)
 			}
 		})
+	}
+}
+
+// seqRecords are records of one shard with the given sequence numbers.
+func seqRecords(seqs ...string) []sourceRecord {
+	out := make([]sourceRecord, len(seqs))
+	for i, s := range seqs {
+		out[i] = sourceRecord{shardID: "shardId-a", rec: &events.KinesisEventRecord{Kinesis: events.KinesisRecord{SequenceNumber: s}}}
+	}
+	return out
+}
+
+func TestCoveredByLeavesOutOnlyWhatTheCheckpointCovers(t *testing.T) {
+	R, S := activeregion.Replicate, activeregion.Skip
+	at := func(seq string) checkpoint.Checkpoint { return checkpoint.Checkpoint{LastSequenceNumber: seq} }
+	beyond := func(seq, from string, places ...int) checkpoint.Checkpoint {
+		written := make([]bool, 8)
+		for _, k := range places {
+			written[k] = true
+		}
+		return checkpoint.Checkpoint{LastSequenceNumber: seq, WrittenBeyond: checkpoint.NewWrittenBeyond(from, written)}
+	}
+	tests := []struct {
+		name      string
+		seqs      []string
+		keys      string // partition key of each record
+		decisions []activeregion.Decision
+		stored    checkpoint.Checkpoint
+		want      []bool
+	}{
+		{"a batch after the checkpoint: nothing", []string{"11", "12"}, "ab", []activeregion.Decision{R, R}, at("10"), []bool{false, false}},
+		{"up to and with the checkpoint's record", []string{"9", "10", "11"}, "abc", []activeregion.Decision{R, R, R}, at("10"), []bool{true, true, false}},
+		{"numeric, not bytewise: 9 is before 10", []string{"9", "100"}, "ab", []activeregion.Decision{R, R}, at("10"), []bool{true, false}},
+		{"records decided otherwise are not counted as covered", []string{"9", "10"}, "ab", []activeregion.Decision{S, R}, at("10"), []bool{false, true}},
+		{"an uncomparable stored number covers nothing", []string{"9", "10"}, "ab", []activeregion.Decision{R, R}, at("x"), []bool{false, false}},
+		{"the places named beyond, counted from From", []string{"10", "11", "12", "13", "14"}, "abcde", []activeregion.Decision{R, R, R, R, R}, beyond("10", "11", 1, 3), []bool{true, false, true, false, true}},
+		{"a delivery without From (it never comes: From is where the mapping resumes): the places mean nothing", []string{"13", "14"}, "de", []activeregion.Decision{R, R}, beyond("10", "11", 1, 2), []bool{false, false}},
+		{"never a record after an uncovered one of its key", []string{"11", "12", "13"}, "aaa", []activeregion.Decision{R, R, R}, beyond("10", "11", 2), []bool{false, false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			records := seqRecords(tt.seqs...)
+			for i := range records {
+				records[i].rec.Kinesis.PartitionKey = string(tt.keys[i])
+			}
+			if got := coveredBy(records, tt.decisions, tt.stored); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWrittenBeyondNamesWhatFollowsThePrefix(t *testing.T) {
+	records := seqRecords("10", "11", "12", "13", "14")
+	tests := []struct {
+		name     string
+		prefix   int
+		written  []bool
+		wantFrom string
+		want     []int // places named
+	}{
+		{"nothing written after the prefix", 2, []bool{true, true, false, false, false}, "", nil},
+		{"written after the first record left", 1, []bool{true, false, true, false, true}, "11", []int{1, 3}},
+		{"the whole batch done", 5, []bool{true, true, true, true, true}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wb := writtenBeyond(records, acknowledgment{prefix: tt.prefix}, tt.written, "shardId-a")
+			if tt.want == nil {
+				if wb != nil {
+					t.Fatalf("got %+v, want nil", wb)
+				}
+				return
+			}
+			var got []int
+			for k := range 8 {
+				if wb.Has(k) {
+					got = append(got, k)
+				}
+			}
+			if wb.From != tt.wantFrom || !slices.Equal(got, tt.want) {
+				t.Errorf("got from %s places %v, want from %s places %v", wb.From, got, tt.wantFrom, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedeliveryPossibleReadsTheCheckpointOnlyWhenABatchMayRepeat(t *testing.T) {
+	tests := []struct {
+		name          string
+		first         string
+		lastDelivered string
+		known         bool
+		want          bool
+	}{
+		{"a shard this instance never saw (a cold start)", "11", "", false, true},
+		{"the batch after the last one delivered", "11", "10", true, false},
+		{"a retry from inside the last batch", "8", "10", true, true},
+		{"the last record delivered again", "10", "10", true, true},
+		{"numeric order: 9 is before 10", "9", "10", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redeliveryPossible(seqRecords(tt.first, "99"), tt.lastDelivered, tt.known); got != tt.want {
+				t.Errorf("got %t, want %t", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProgressCountsCoveredRecordsDoneAndInTheTarget(t *testing.T) {
+	R, S := activeregion.Replicate, activeregion.Skip
+	written := &putrecords.Outcome{Written: true}
+	failed := &putrecords.Outcome{Err: putrecords.ErrDeadline}
+	done, wrote := progress(
+		[]activeregion.Decision{R, R, S, R, R},
+		[]bool{true, false, false, false, false},
+		[]*putrecords.Outcome{nil, written, nil, failed, nil},
+	)
+	if want := []bool{true, true, true, false, false}; !slices.Equal(done, want) {
+		t.Errorf("done: got %v, want %v", done, want)
+	}
+	if want := []bool{true, true, false, false, false}; !slices.Equal(wrote, want) {
+		t.Errorf("in the target: got %v, want %v", wrote, want)
 	}
 }

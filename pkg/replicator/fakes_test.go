@@ -135,15 +135,30 @@ func (f *fakeDynamoDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ .
 
 // checkpoints is the shared checkpoint double (its conditions are checked
 // against the real store by checkpointtest.RunStoreContract), with scripted
-// Save failures.
+// Save failures; like a DynamoDB call, a Save or Get under a done context
+// fails.
 type checkpoints struct {
 	*checkpointtest.Store
 	mu sync.Mutex
 	// saveErrs fails this many Saves before they reach the store.
 	saveErrs int
+	gets     int
+}
+
+func (c *checkpoints) Get(ctx context.Context, stream, region, shard string) (checkpoint.Checkpoint, bool, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return checkpoint.Checkpoint{}, false, err
+	}
+	return c.Store.Get(ctx, stream, region, shard)
 }
 
 func (c *checkpoints) Save(ctx context.Context, cp checkpoint.Checkpoint) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	c.mu.Lock()
 	fail := c.saveErrs > 0
 	if fail {

@@ -78,6 +78,9 @@ type checkpointStore interface {
 	// MarkDrained: only forward; (false, nil) when there is no checkpoint
 	// or it is marked for that epoch or a later one already.
 	MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error)
+	// Get: a consistent read of this Region's own item, so it sees every
+	// save of this Region that returned; (zero, false, nil) when none.
+	Get(ctx context.Context, stream, region, shard string) (checkpoint.Checkpoint, bool, error)
 }
 
 // trailStore is the part of the checkpoint table's trail items (one per
@@ -114,6 +117,9 @@ type Handler struct {
 
 	syncMu     sync.Mutex
 	syncPoints map[shardKey]time.Time // when this instance last tried to append a sync point
+
+	deliveredMu sync.Mutex
+	delivered   map[shardKey]string // the last sequence number delivered to this instance, per shard
 }
 
 type shardKey struct{ stream, shard string }
@@ -202,6 +208,7 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		limits:      make(map[string]recordLimit),
 		drained:     make(map[shardKey]int64),
 		syncPoints:  make(map[shardKey]time.Time),
+		delivered:   make(map[shardKey]string),
 	}
 }
 
@@ -212,8 +219,8 @@ type sourceRecord struct {
 	rec     *events.KinesisEventRecord
 }
 
-// Handle replicates the batch: parse → decide → hold → write → acknowledge →
-// checkpoint → report. It returns an error only when it cannot decide safely
+// Handle replicates the batch: parse → decide (and leave out what the
+// checkpoint covers) → hold → write → acknowledge → checkpoint → report. It returns an error only when it cannot decide safely
 // for the whole batch (a malformed event, an unreadable active-Region
 // config): then Lambda retries the whole batch and nothing is acknowledged.
 func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
@@ -255,17 +262,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return resp, nil
 	}
 
-	outcome, stats := h.write(ctx, stream, records, verdict)
+	covered := h.coveredByCheckpoint(ctx, source, records, verdict.Decisions)
+	saver := h.newProgressSaver(ctx)
+	outcome, stats := h.write(ctx, source, records, verdict, covered, saver)
+	saved := saver.wait()
 
-	done := make([]bool, len(records))
-	written := make([]bool, len(records))
-	for i, d := range verdict.Decisions {
-		written[i] = outcome[i] != nil && outcome[i].Written
-		done[i] = d != activeregion.Replicate || written[i]
-	}
-	ack := acknowledge(records, done, written)
+	done, inTarget := progress(verdict.Decisions, covered, outcome)
+	ack := acknowledge(records, done, inTarget)
 
 	inv := h.invocation(stream, records)
+	inv.RedeliveredRecords = countTrue(covered)
 	inv.ReplicatedRecords = stats.Written
 	inv.ReplicatedBytes = stats.WrittenBytes
 	inv.SkippedRecords = count(verdict.Decisions, activeregion.Skip)
@@ -274,7 +280,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	inv.RejectedRecords = stats.Rejected
 	inv.ResentRecords = stats.Resent
 	inv.ThrottledRecords = stats.Throttled
-	h.checkpoint(ctx, source, verdict.Config, records, outcome, ack, &inv)
+	h.checkpoint(ctx, source, verdict.Config, records, outcome, ack, inTarget, saved, &inv)
 	h.markDrained(ctx, source, verdict.Config, records, ack)
 	if len(ack.lastWritten) > 0 {
 		last := slices.Max(ack.lastWritten)
@@ -287,7 +293,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	}
 	h.log.InfoContext(ctx, "batch replicated",
 		"stream", stream, "targetStream", h.settings.NameMap.Target(stream), "targetRegion", h.settings.TargetRegion,
-		"records", len(records), "replicated", stats.Written, "skipped", inv.SkippedRecords, "superseded", inv.SupersededRecords,
+		"records", len(records), "replicated", stats.Written, "redelivered", inv.RedeliveredRecords,
+		"skipped", inv.SkippedRecords, "superseded", inv.SupersededRecords,
 		"failed", stats.Failed, "resent", stats.Resent, "throttled", stats.Throttled,
 		"requests", stats.Requests, "acknowledged", ack.prefix, "epoch", verdict.Config.Epoch)
 	return resp, nil
@@ -323,13 +330,16 @@ func (h *Handler) logHandedBack(ctx context.Context, stream string, records []so
 }
 
 // write sends the records to replicate, and only those, within the write
-// lease of the verdict. outcome[i] is nil for a record not sent.
-func (h *Handler) write(ctx context.Context, stream string, records []sourceRecord, v activeregion.Verdict) ([]*putrecords.Outcome, putrecords.Stats) {
+// lease of the verdict, leaving out those the checkpoint already covers.
+// outcome[i] is nil for a record not sent. A write that runs long
+// checkpoints its progress on the way (saveProgress).
+func (h *Handler) write(ctx context.Context, source streamarn.ARN, records []sourceRecord, v activeregion.Verdict, covered []bool, saver *progressSaver) ([]*putrecords.Outcome, putrecords.Stats) {
+	stream := source.Stream
 	target := h.settings.NameMap.Target(stream)
 	batch := putrecords.Batch{Stream: target}
 	index := make([]int, 0, len(records)) // writer index → event index
 	for i, r := range records {
-		if v.Decisions[i] == activeregion.Replicate {
+		if v.Decisions[i] == activeregion.Replicate && !covered[i] {
 			batch.Records = append(batch.Records, putrecords.Record{
 				SequenceNumber: r.rec.Kinesis.SequenceNumber,
 				PartitionKey:   r.rec.Kinesis.PartitionKey,
@@ -357,6 +367,7 @@ func (h *Handler) write(ctx context.Context, stream string, records []sourceReco
 			return notWritten(records, v), putrecords.Stats{Failed: count(v.Decisions, activeregion.Replicate)}
 		}
 	}
+	batch.Progress = h.saveProgress(source, v, records, covered, index, saver)
 	result := h.writer.Write(ctx, batch)
 	defer h.logHandedBack(ctx, stream, records, index, result.Outcomes)
 	if result.PacingErr != nil {
@@ -480,38 +491,25 @@ func (h *Handler) holdAfterSwitchover(ctx context.Context, stream string, v acti
 // would only write them again, and a lagging checkpoint only moves a resume
 // point earlier (CheckpointAgeSeconds alarms on it).
 func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg activeregion.Config,
-	records []sourceRecord, outcome []*putrecords.Outcome, ack acknowledgment, inv *metrics.Invocation) {
+	records []sourceRecord, outcome []*putrecords.Outcome, ack acknowledgment, inTarget []bool, saved progressSaves, inv *metrics.Invocation) {
 	now := h.now().UTC()
 	var oldestCommit time.Time
 	for _, i := range ack.lastWritten {
-		r := records[i]
-		commit, from := h.commitTimeAtOrBefore(records, i)
-		if from == checkpoint.SourceArrival {
+		cp := h.checkpointAt(source, cfg, records, outcome, ack, inTarget, i, now)
+		if cp.TimestampSource == checkpoint.SourceArrival {
 			inv.CommitTimestampFallbacks++
 		}
-		cp := checkpoint.Checkpoint{
-			StreamName:              source.Stream,
-			ShardID:                 r.shardID,
-			LastReplicatedTimestamp: commit.UTC(),
-			TimestampSource:         from,
-			LastSequenceNumber:      r.rec.Kinesis.SequenceNumber,
-			LastArrivalTimestamp:    r.arrival.UTC(),
-			TargetShardID:           outcome[i].TargetShardID,
-			TargetSequenceNumber:    outcome[i].TargetSequenceNumber,
-			SourceRegion:            source.Region,
-			TargetRegion:            h.settings.TargetRegion,
-			Epoch:                   cfg.At(r.arrival).Epoch,
-			UpdatedAt:               now,
+		commit := cp.LastReplicatedTimestamp
+		// A write that stopped after its last progress save (a deadline)
+		// has that checkpoint stored already: this invocation's own.
+		advanced, err := saved[cp.ShardID] == savedAs(cp), error(nil)
+		if !advanced {
+			advanced, err = h.saveCheckpoint(ctx, cp)
 		}
-		callCtx, cancel := h.callContext(ctx)
-		advanced, err := h.checkpoints.Save(callCtx, cp)
-		cancel()
 		if err == nil && advanced {
 			h.appendSyncPoint(ctx, source, records, outcome, i, now)
 		}
 		if err != nil {
-			h.log.ErrorContext(ctx, "save checkpoint: it stays behind until a later batch saves one",
-				"stream", source.Stream, "shardId", r.shardID, "sequenceNumber", cp.LastSequenceNumber, "error", err)
 			continue
 		}
 		if !advanced {
@@ -526,6 +524,76 @@ func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg acti
 	if !oldestCommit.IsZero() {
 		inv.CheckpointAgeSeconds = seconds(now.Sub(oldestCommit))
 	}
+}
+
+// checkpointAt is the checkpoint that names records[i], the last record in
+// the target of its shard's acknowledged prefix, and what is in the target
+// of the shard beyond the prefix. Where records[i] landed is known only if
+// this invocation wrote it; one an earlier invocation wrote (covered) is
+// named without it.
+func (h *Handler) checkpointAt(source streamarn.ARN, cfg activeregion.Config, records []sourceRecord, outcome []*putrecords.Outcome,
+	ack acknowledgment, inTarget []bool, i int, now time.Time) checkpoint.Checkpoint {
+	r := records[i]
+	commit, from := h.commitTimeAtOrBefore(records, i)
+	var landed putrecords.Outcome
+	if outcome[i] != nil {
+		landed = *outcome[i]
+	}
+	return checkpoint.Checkpoint{
+		StreamName:              source.Stream,
+		ShardID:                 r.shardID,
+		LastReplicatedTimestamp: commit.UTC(),
+		TimestampSource:         from,
+		LastSequenceNumber:      r.rec.Kinesis.SequenceNumber,
+		LastArrivalTimestamp:    r.arrival.UTC(),
+		TargetShardID:           landed.TargetShardID,
+		TargetSequenceNumber:    landed.TargetSequenceNumber,
+		SourceRegion:            source.Region,
+		TargetRegion:            h.settings.TargetRegion,
+		Epoch:                   cfg.At(r.arrival).Epoch,
+		UpdatedAt:               now,
+		WrittenBeyond:           writtenBeyond(records, ack, inTarget, r.shardID),
+	}
+}
+
+// saveCheckpoint saves cp within the call margin and logs a failure, which
+// leaves the checkpoint behind: a later save moves it on.
+func (h *Handler) saveCheckpoint(ctx context.Context, cp checkpoint.Checkpoint) (bool, error) {
+	callCtx, cancel := h.callContext(ctx)
+	defer cancel()
+	advanced, err := h.checkpoints.Save(callCtx, cp)
+	if err != nil {
+		h.log.ErrorContext(ctx, "save checkpoint: it stays behind until a later batch saves one",
+			"stream", cp.StreamName, "shardId", cp.ShardID, "sequenceNumber", cp.LastSequenceNumber, "error", err)
+	}
+	return advanced, err
+}
+
+// coveredByCheckpoint reads the shard's checkpoint when the batch may be a
+// redelivery (redeliveryPossible) and returns which records to replicate it
+// already covers (coveredBy). A read that fails covers nothing: the records
+// are written again, as without the read.
+func (h *Handler) coveredByCheckpoint(ctx context.Context, source streamarn.ARN, records []sourceRecord, decisions []activeregion.Decision) []bool {
+	key := shardKey{source.Stream, records[0].shardID}
+	h.deliveredMu.Lock()
+	previous, known := h.delivered[key]
+	h.delivered[key] = latestSequenceNumber(previous, records)
+	h.deliveredMu.Unlock()
+	if !redeliveryPossible(records, previous, known) {
+		return make([]bool, len(records))
+	}
+	callCtx, cancel := h.callContext(ctx)
+	defer cancel()
+	cp, ok, err := h.checkpoints.Get(callCtx, source.Stream, source.Region, key.shard)
+	if err != nil {
+		h.log.WarnContext(ctx, "read the shard's checkpoint: a redelivered batch is written again whole",
+			"stream", source.Stream, "shardId", key.shard, "error", err)
+		return make([]bool, len(records))
+	}
+	if !ok {
+		return make([]bool, len(records))
+	}
+	return coveredBy(records, decisions, cp)
 }
 
 // appendSyncPoint appends to the shard's trail, after the checkpoint save of
@@ -726,6 +794,16 @@ func parseEvent(ev events.KinesisEvent) (streamarn.ARN, []sourceRecord, error) {
 		records[i] = sourceRecord{shardID: shard, arrival: r.Kinesis.ApproximateArrivalTimestamp.Time, rec: r}
 	}
 	return source, records, nil
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func count(ds []activeregion.Decision, d activeregion.Decision) int {

@@ -56,6 +56,17 @@ func sequenceNumber(i int) string {
 	return base.Add(base, big.NewInt(int64(i)*1000)).String()
 }
 
+// laterRecords is ev with every sequence number moved by by records, as if
+// its records came after the first by of the shard.
+func laterRecords(ev events.KinesisEvent, by int) events.KinesisEvent {
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		r.Kinesis.SequenceNumber = sequenceNumber(i + by)
+		r.EventID = testShard + ":" + r.Kinesis.SequenceNumber
+	}
+	return ev
+}
+
 // kinesisEvent builds a Lambda Kinesis event of n records over keys keys,
 // arriving one second apart from start, each with a commit timestamp 100 ms
 // before its arrival.
@@ -543,10 +554,10 @@ func TestHandleWritesToTheMappedStream(t *testing.T) {
 }
 
 // Lambda may deliver an earlier batch again after a later one was
-// checkpointed (a retry racing a new poll): its records are written again,
-// but its checkpoint loses the store's condition, which is a result, not an
-// error, and says nothing of the checkpoint's age.
-func TestHandleARedeliveredEarlierBatchDoesNotMoveTheCheckpointBack(t *testing.T) {
+// checkpointed (a retry racing a new poll): the checkpoint covers its
+// records, so none is written again, the checkpoint stays where it is, and
+// nothing is said of its age.
+func TestHandleARedeliveredEarlierBatchIsLeftOutAndKeepsTheCheckpoint(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
 	later := kinesisEvent(10, 3, t0)
 	if _, err := h.handler.Handle(context.Background(), later); err != nil {
@@ -568,8 +579,14 @@ func TestHandleARedeliveredEarlierBatchDoesNotMoveTheCheckpointBack(t *testing.T
 	if _, ok := doc.Values["CheckpointAgeSeconds"]; ok {
 		t.Error("CheckpointAgeSeconds emitted although the checkpoint did not advance")
 	}
-	if got := doc.Values["ReplicatedRecords"]; got != 4 {
-		t.Errorf("got ReplicatedRecords %v, want the 4 records written again", got)
+	if got := doc.Values["ReplicatedRecords"]; got != 0 {
+		t.Errorf("got ReplicatedRecords %v, want none written again", got)
+	}
+	if got := doc.Values["RedeliveredRecords"]; got != 4 {
+		t.Errorf("got RedeliveredRecords %v, want the 4 records the checkpoint covers", got)
+	}
+	if got := len(h.target.written); got != 10 {
+		t.Errorf("got %d records in the target, want the later batch's 10 and no copy", got)
 	}
 }
 
@@ -758,11 +775,18 @@ func TestHandleValidatesAgainstTheTargetStreamsRecordLimit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, testSettings(), usEast1Active())
 			h.target.maxKiB = tt.maxKiB
-			ev := kinesisEvent(3, 3, t0)
-			ev.Records[1].Kinesis.Data = bytes.Repeat([]byte("x"), 3<<19)
+			// Each invocation gets records of its own: the checkpoint
+			// covers those an earlier one wrote.
+			next := 0
+			event := func() events.KinesisEvent {
+				ev := laterRecords(kinesisEvent(3, 3, t0), next)
+				ev.Records[1].Kinesis.Data = bytes.Repeat([]byte("x"), 3<<19)
+				next += 3
+				return ev
+			}
 			for range 2 {
 				h.target.written = nil
-				if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+				if _, err := h.handler.Handle(context.Background(), event()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -773,7 +797,7 @@ func TestHandleValidatesAgainstTheTargetStreamsRecordLimit(t *testing.T) {
 				t.Fatalf("got %d DescribeStreamSummary calls over two invocations, want 1: the limit is read once", h.target.describes)
 			}
 			h.now = h.now.Add(recordLimitTTL)
-			if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+			if _, err := h.handler.Handle(context.Background(), event()); err != nil {
 				t.Fatal(err)
 			}
 			if h.target.describes != 2 {

@@ -51,15 +51,15 @@ func writeTable(w io.Writer, o options, results []Result) error {
 		c.RTT, c.Shards, c.ShardRecordsPerSec, c.ShardBytesPerSec, c.BatchSize, c.Ordering, c.BacklogRecords, c.LoadDuration, c.Seed)
 	fmt.Fprintf(w, "chaos: %s\n\n", c.ChaosFaults)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trecords\tlimit/s\tefficiency\tattempts/rec\tthrottled\tdup/rec\tresent\tlag p50\tlag p99\tbilled ms/1k\tkilled\tlost\torder\t")
+	fmt.Fprintln(tw, "scenario\trecords\tlimit/s\tefficiency\tattempts/rec\tthrottled\tdup/rec\tresent\tredelivered\tlag p50\tlag p99\tbilled ms/1k\twrites/1k\tkilled\tlost\torder\t")
 	for _, r := range results {
 		lost := fmt.Sprint(r.Lost)
 		if !r.Complete {
 			lost += " (incomplete)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%d\t%.3f\t%d\t%s\t%s\t%.0f\t%d\t%s\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%d\t%.3f\t%d\t%d\t%s\t%s\t%.0f\t%.1f\t%d\t%s\t%d\t\n",
 			r.Scenario, r.Records, r.LimitPerSecond, r.Efficiency, r.AttemptsPerRecord, r.Throttled, r.DuplicatesPerRecord,
-			r.ResentRecords, seconds(r.LagP50), seconds(r.LagP99), r.BilledMsPer1000, r.Killed, lost, r.OrderViolations)
+			r.ResentRecords, r.RedeliveredRecords, seconds(r.LagP50), seconds(r.LagP99), r.BilledMsPer1000, r.TableWritesPer1000, r.Killed, lost, r.OrderViolations)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)

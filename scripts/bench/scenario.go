@@ -111,6 +111,9 @@ type Result struct {
 	Duplicates          int     `json:"duplicates"`
 	// ResentRecords is what the replicator itself counted (its metric).
 	ResentRecords int64 `json:"resentRecords"`
+	// RedeliveredRecords are records delivered again that the replicator
+	// left out because the shard's checkpoint covered them (its metric).
+	RedeliveredRecords int64 `json:"redeliveredRecords"`
 	// LagP50 and LagP99 are target arrival minus source arrival of each
 	// record's first copy, in seconds.
 	LagP50 float64 `json:"lagP50Seconds"`
@@ -118,10 +121,14 @@ type Result struct {
 	// BilledMsPer1000 is the handler time billed (each invocation rounded
 	// up to 1 ms) per 1,000 records.
 	BilledMsPer1000 float64 `json:"billedMsPer1000"`
-	Invocations     int64   `json:"invocations"`
-	Killed          int64   `json:"killedInvocations"`
-	Lost            int     `json:"lost"`
-	OrderViolations int     `json:"orderViolations"`
+	// TableWritesPer1000 is the DynamoDB item writes the source Region's
+	// replicator made (checkpoints, progress checkpoints, sync points,
+	// drain marks) per 1,000 records, before global-table replication.
+	TableWritesPer1000 float64 `json:"tableWritesPer1000"`
+	Invocations        int64   `json:"invocations"`
+	Killed             int64   `json:"killedInvocations"`
+	Lost               int     `json:"lost"`
+	OrderViolations    int     `json:"orderViolations"`
 	// Complete is false when the replicator did not acknowledge every
 	// record before the scenario's deadline.
 	Complete bool    `json:"complete"`
@@ -208,11 +215,13 @@ func (iv *invocations) wrap(region string, h localmapping.HandlerFunc) localmapp
 	}
 }
 
-// emfTally adds up the replicator's ResentRecords from its EMF lines.
+// emfTally adds up the replicator's ResentRecords and RedeliveredRecords
+// from its EMF lines.
 type emfTally struct {
-	mu      sync.Mutex
-	partial []byte
-	resent  int64
+	mu          sync.Mutex
+	partial     []byte
+	resent      int64
+	redelivered int64
 }
 
 func (t *emfTally) Write(p []byte) (int, error) {
@@ -225,19 +234,21 @@ func (t *emfTally) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		var line struct {
-			ResentRecords float64 `json:"ResentRecords"`
+			ResentRecords      float64 `json:"ResentRecords"`
+			RedeliveredRecords float64 `json:"RedeliveredRecords"`
 		}
 		if json.Unmarshal(t.partial[:i], &line) == nil {
 			t.resent += int64(line.ResentRecords)
+			t.redelivered += int64(line.RedeliveredRecords)
 		}
 		t.partial = t.partial[i+1:]
 	}
 }
 
-func (t *emfTally) total() int64 {
+func (t *emfTally) totals() (resent, redelivered int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.resent
+	return t.resent, t.redelivered
 }
 
 func runScenario(ctx context.Context, w *localworld.World, o options, sc scenario, index uint64) (Result, error) {
@@ -299,6 +310,7 @@ func runScenario(ctx context.Context, w *localworld.World, o options, sc scenari
 	if _, err := d.Init(ctx, source); err != nil {
 		return Result{}, err
 	}
+	writesBefore := w.DynamoDBWrites(source)
 	if sc.load > 0 {
 		if err := prod.paced(ctx, sc.load*float64(limit), o.duration); err != nil {
 			return Result{}, fmt.Errorf("produce: %w", err)
@@ -326,6 +338,7 @@ func runScenario(ctx context.Context, w *localworld.World, o options, sc scenari
 	}
 	d.Close()
 	after := w.KinesisStats(target)
+	tableWrites := w.DynamoDBWrites(source) - writesBefore
 	_ = w.SetKinesisFaults(target, localworld.Faults{})
 
 	r, err := measure(ctx, w, stream, prod, sc.backlog > 0)
@@ -338,9 +351,10 @@ func runScenario(ctx context.Context, w *localworld.World, o options, sc scenari
 	r.AttemptsPerRecord = float64(after.Entries-before.Entries) / delivered
 	r.Throttled = after.Throttled - before.Throttled
 	r.Faulted = after.Faulted - before.Faulted
-	r.ResentRecords = tally.total()
+	r.ResentRecords, r.RedeliveredRecords = tally.totals()
 	r.Invocations, r.Killed = iv.count.Load(), iv.killed.Load()
 	r.BilledMsPer1000 = float64(iv.billedMs.Load()) / delivered * 1000
+	r.TableWritesPer1000 = float64(tableWrites) / delivered * 1000
 	r.Seconds = time.Since(began).Seconds()
 	return r, nil
 }

@@ -21,6 +21,7 @@ type Contract interface {
 	Save(ctx context.Context, cp checkpoint.Checkpoint) (advanced bool, err error)
 	MarkDrained(ctx context.Context, stream, region, shard string, epoch int64, at time.Time) (bool, error)
 	Load(ctx context.Context, stream, region string) ([]checkpoint.Checkpoint, error)
+	Get(ctx context.Context, stream, region, shard string) (checkpoint.Checkpoint, bool, error)
 }
 
 // TrailContract is the method set of the trail items of the checkpoint
@@ -95,6 +96,8 @@ func RunStoreContract(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"EachRegionHasItsOwnCheckpoints", testEachRegion},
 		{"LoadRefusesAMalformedItemNamingTheShard", testLoadMalformed},
 		{"MarkDrainedRecordsTheLatestDrainedEpochOnce", testMarkDrained},
+		{"TheSamePrefixKnowingMoreBeyondReplacesOneKnowingLess", testSaveWrittenBeyond},
+		{"GetReadsOneShardOfOneRegion", testGet},
 		{"TheTrailHoldsWhatAppendToTrailKeeps", testTrailFold},
 		{"APointNotAfterTheNewestAddsNothing", testTrailNotAhead},
 		{"TwoWritersTakingTurnsLoseNoPoint", testTrailTwoWriters},
@@ -192,6 +195,15 @@ func testSaveRefusesInvalid(t *testing.T, b Backend) {
 		{"unknown timestamp source", func(c *checkpoint.Checkpoint) { c.TimestampSource = "guess" }, "timestampSource"},
 		{"no epoch", func(c *checkpoint.Checkpoint) { c.Epoch = 0 }, "epoch is 0"},
 		{"zero time", func(c *checkpoint.Checkpoint) { c.LastReplicatedTimestamp = time.Time{} }, "lastReplicatedTimestamp is missing"},
+		{"written beyond from before the prefix", func(c *checkpoint.Checkpoint) {
+			c.WrittenBeyond = checkpoint.NewWrittenBeyond("100", []bool{false, true})
+		}, "writtenBeyond: from 100 is not after lastSequenceNumber"},
+		{"written beyond with a wrong count", func(c *checkpoint.Checkpoint) {
+			c.WrittenBeyond = &checkpoint.WrittenBeyond{From: after(c.LastSequenceNumber), Written: []byte{0b110}, Count: 1}
+		}, "count is 1, written names 2 places"},
+		{"written beyond naming the first record not written", func(c *checkpoint.Checkpoint) {
+			c.WrittenBeyond = &checkpoint.WrittenBeyond{From: after(c.LastSequenceNumber), Written: []byte{0b11}, Count: 2}
+		}, "names place 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,6 +355,111 @@ func testEachRegion(t *testing.T, b Backend) {
 		if _, err := b.Store.Load(ctx, "orders", region); err == nil || !strings.Contains(err.Error(), "is not a Region name") {
 			t.Errorf("Load(%q): got %v, want an error saying it is not a Region name", region, err)
 		}
+	}
+}
+
+// after is the sequence number one after seq.
+func after(seq string) string {
+	n, _ := new(big.Int).SetString(seq, 10)
+	return n.Add(n, big.NewInt(1)).String()
+}
+
+// A redelivery leaves out what the stored checkpoint names beyond its
+// prefix, so a save that knows more of it must replace one that knows less,
+// and never the other way round; a save that moves the prefix on replaces
+// it whatever it names.
+func testSaveWrittenBeyond(t *testing.T, b Backend) {
+	ctx := context.Background()
+	cp := Fixture()
+	from := after(cp.LastSequenceNumber)
+	beyond := func(places ...int) *checkpoint.WrittenBeyond {
+		written := make([]bool, 20)
+		for _, k := range places {
+			written[k] = true
+		}
+		return checkpoint.NewWrittenBeyond(from, written)
+	}
+	for i, step := range []struct {
+		beyond       *checkpoint.WrittenBeyond
+		seq          string
+		wantAdvanced bool
+		wantCount    int
+	}{
+		{nil, cp.LastSequenceNumber, true, 0},
+		{beyond(2, 5), cp.LastSequenceNumber, true, 2},
+		{beyond(3), cp.LastSequenceNumber, false, 2},
+		{nil, cp.LastSequenceNumber, false, 2},
+		{beyond(2, 5), cp.LastSequenceNumber, false, 2},
+		{beyond(2, 5, 17), cp.LastSequenceNumber, true, 3},
+		{nil, after(from), true, 0},
+	} {
+		next := cp
+		next.LastSequenceNumber, next.WrittenBeyond = step.seq, step.beyond
+		advanced, err := b.Store.Save(ctx, next)
+		if err != nil || advanced != step.wantAdvanced {
+			t.Fatalf("save %d: got (%t, %v), want (%t, nil)", i, advanced, err, step.wantAdvanced)
+		}
+		got, ok := stored(t, b.Store, cp.StreamName, cp.ShardID)
+		if !ok {
+			t.Fatalf("save %d: nothing stored", i)
+		}
+		if count := got.WrittenBeyond.Named(); count != step.wantCount {
+			t.Errorf("save %d: stored checkpoint names %d records beyond, want %d", i, got.WrittenBeyond.Named(), step.wantCount)
+		}
+	}
+	got, _ := stored(t, b.Store, cp.StreamName, cp.ShardID)
+	if got.WrittenBeyond != nil {
+		t.Fatalf("the prefix moved on and the stored checkpoint still names %+v", got.WrittenBeyond)
+	}
+	last := beyond(2, 5, 17)
+	next := cp
+	next.WrittenBeyond = last
+	// A read gives back the very places saved.
+	if _, err := b.Store.Save(ctx, with(next, 2, cp.LastSequenceNumber)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = stored(t, b.Store, cp.StreamName, cp.ShardID)
+	for k := range 20 {
+		if got.WrittenBeyond.Has(k) != last.Has(k) {
+			t.Errorf("place %d: stored %t, saved %t", k, got.WrittenBeyond.Has(k), last.Has(k))
+		}
+	}
+}
+
+// The replicator skips what a redelivered batch's stored checkpoint covers,
+// so Get must return that Region's latest save of that shard and nothing
+// else.
+func testGet(t *testing.T, b Backend) {
+	ctx := context.Background()
+	cp := Fixture()
+	if got, ok, err := b.Store.Get(ctx, "orders", "us-east-1", cp.ShardID); err != nil || ok {
+		t.Fatalf("before any save: got (%+v, %t, %v), want (zero, false, nil)", got, ok, err)
+	}
+	mustSave(t, b.Store, cp)
+	later := with(cp, 1, "49656740235234939186548513462361393532838414234960543999")
+	mustSave(t, b.Store, later)
+	if _, err := b.Store.Save(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := b.Store.Get(ctx, "orders", "us-east-1", cp.ShardID)
+	if err != nil || !ok || !reflect.DeepEqual(got, later) {
+		t.Fatalf("got (%+v, %t, %v), want (%+v, true, nil): the maximum saved", got, ok, err, later)
+	}
+	for _, miss := range []struct{ stream, region, shard string }{
+		{"orders", "us-east-2", cp.ShardID},
+		{"orders", "us-east-1", "shardId-000000000001"},
+		{"payments", "us-east-1", cp.ShardID},
+	} {
+		if got, ok, err := b.Store.Get(ctx, miss.stream, miss.region, miss.shard); err != nil || ok {
+			t.Errorf("Get(%s, %s, %s): got (%+v, %t, %v), want (zero, false, nil)", miss.stream, miss.region, miss.shard, got, ok, err)
+		}
+	}
+	b.PutMalformed(t, "orders", "us-east-1", "shardId-000000000007")
+	if _, _, err := b.Store.Get(ctx, "orders", "us-east-1", "shardId-000000000007"); err == nil || !strings.Contains(err.Error(), "shard us-east-1#shardId-000000000007: lastSequenceNumber: empty") {
+		t.Errorf("malformed item: got %v, want an error naming the shard's key", err)
+	}
+	if _, _, err := b.Store.Get(ctx, "orders", "", cp.ShardID); err == nil || !strings.Contains(err.Error(), "is not a Region name") {
+		t.Errorf("empty Region: got %v, want an error saying it is not a Region name", err)
 	}
 }
 

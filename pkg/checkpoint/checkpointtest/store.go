@@ -77,8 +77,12 @@ func (s *Store) Save(_ context.Context, cp checkpoint.Checkpoint) (bool, error) 
 
 // ahead is the Store's save condition: a higher epoch, or the same epoch
 // and a sequence number that is longer, or as long and bytewise larger
-// (numeric order for the canonical numbers Validate admits).
+// (numeric order for the canonical numbers Validate admits), or the same
+// prefix naming more records written beyond it.
 func ahead(cp, stored checkpoint.Checkpoint) bool {
+	if cp.Epoch == stored.Epoch && cp.LastSequenceNumber == stored.LastSequenceNumber && cp.WrittenBeyond != nil {
+		return stored.WrittenBeyond == nil || stored.WrittenBeyond.Count < cp.WrittenBeyond.Count
+	}
 	if cp.Epoch != stored.Epoch {
 		return stored.Epoch < cp.Epoch
 	}
@@ -125,6 +129,24 @@ func (s *Store) Load(_ context.Context, stream, region string) ([]checkpoint.Che
 	}
 	slices.SortFunc(cps, func(a, b checkpoint.Checkpoint) int { return strings.Compare(a.ShardID, b.ShardID) })
 	return cps, nil
+}
+
+// Get keeps the contract of checkpoint.Store.Get.
+func (s *Store) Get(_ context.Context, stream, region, shard string) (checkpoint.Checkpoint, bool, error) {
+	if region == "" || strings.Contains(region, "#") {
+		return checkpoint.Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s shard %s: Region %q is not a Region name", stream, shard, region)
+	}
+	key := checkpoint.Key(region, shard)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp, ok := s.items[itemKey{stream, key}]
+	if !ok {
+		return checkpoint.Checkpoint{}, false, nil
+	}
+	if err := cp.Validate(); err != nil {
+		return checkpoint.Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s from %s: shard %s: %w", stream, table, key, err)
+	}
+	return cp, true, nil
 }
 
 // utc is cp with every time in UTC, as a round trip through the table's

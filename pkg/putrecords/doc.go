@@ -33,7 +33,8 @@
 // for each target shard, an estimate of what the shard admits to it and a
 // token bucket of one second of that estimate. A record's shard is the one
 // whose hash key range holds the MD5 of its partition key (the ranges come
-// from ListShards, cached a minute per stream). A request takes its
+// from ListShards, cached a minute per stream; Writer.PrefetchShards renews
+// them ahead of the Writes). A request takes its
 // entries' budget when it starts; an entry whose shard has none waits for a
 // later round, with every later record of its key (same key, same shard), so
 // waiting never reorders a key and never makes a duplicate. Rounds wait for

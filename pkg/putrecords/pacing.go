@@ -67,6 +67,11 @@ const (
 // minute per stream.
 const (
 	shardMapTTL = time.Minute
+	// shardMapPrefetchAfter is the age from which Writer.PrefetchShards
+	// lists again: half the TTL, so a stream written to steadily has its
+	// map renewed ahead of the Writes, which never wait for a listing
+	// after the first.
+	shardMapPrefetchAfter = shardMapTTL / 2
 	// shardMapRecheck is the soonest re-read after a reply named a shard
 	// the map did not predict (a reshard), so a stream that keeps changing
 	// costs at most one ListShards per Write every few seconds.
@@ -255,15 +260,9 @@ func (p *pacer) batch(ctx context.Context, stream string, keys []string) (*batch
 // failed listing keeps the last map, or none, for shardMapTTL.
 func (p *pacer) shardsOf(ctx context.Context, stream string) (*shardMap, []*shardBudget, error) {
 	p.mu.Lock()
-	ss := p.streams[stream]
-	if ss == nil {
-		ss = &streamShards{budgets: make(map[string]*shardBudget)}
-		p.streams[stream] = ss
-	}
+	ss := p.streamOf(stream)
 	for {
-		age := p.now().Sub(ss.readAt)
-		fresh := !ss.readAt.IsZero() && age < shardMapTTL && (!ss.stale || age < shardMapRecheck)
-		if fresh || (ss.loading != nil && ss.shards != nil) {
+		if ss.fresh(p.now(), shardMapTTL) || (ss.loading != nil && ss.shards != nil) {
 			shards, budgets := ss.snapshot()
 			p.mu.Unlock()
 			return shards, budgets, nil
@@ -280,6 +279,47 @@ func (p *pacer) shardsOf(ctx context.Context, stream string) (*shardMap, []*shar
 		}
 		p.mu.Lock()
 	}
+	err := p.load(ctx, stream, ss)
+	defer p.mu.Unlock()
+	shards, budgets := ss.snapshot()
+	return shards, budgets, err
+}
+
+// prefetch lists stream's shards when the map is missing or older than
+// shardMapPrefetchAfter (or contradicted, and older than shardMapRecheck),
+// unless a listing is under way, and returns that listing's error.
+func (p *pacer) prefetch(ctx context.Context, stream string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ss := p.streamOf(stream)
+	if ss.loading != nil || ss.fresh(p.now(), shardMapPrefetchAfter) {
+		return nil
+	}
+	return p.load(ctx, stream, ss)
+}
+
+// streamOf is what the pacer knows of stream; callers hold p.mu.
+func (p *pacer) streamOf(stream string) *streamShards {
+	ss := p.streams[stream]
+	if ss == nil {
+		ss = &streamShards{budgets: make(map[string]*shardBudget)}
+		p.streams[stream] = ss
+	}
+	return ss
+}
+
+// fresh says whether the map may be used without listing again: read less
+// than ttl ago and not contradicted since, or contradicted less than
+// shardMapRecheck ago. Callers hold the pacer's mutex.
+func (ss *streamShards) fresh(now time.Time, ttl time.Duration) bool {
+	age := now.Sub(ss.readAt)
+	return !ss.readAt.IsZero() && age < ttl && (!ss.stale || age < shardMapRecheck)
+}
+
+// load lists stream's shards into ss. Callers hold p.mu, with no listing of
+// ss under way; it is released while the listing runs (Writes meanwhile use
+// the map there is, or wait for this one) and held again on return.
+func (p *pacer) load(ctx context.Context, stream string, ss *streamShards) error {
 	loading := make(chan struct{})
 	ss.loading = loading
 	p.mu.Unlock()
@@ -287,7 +327,6 @@ func (p *pacer) shardsOf(ctx context.Context, stream string) (*shardMap, []*shar
 	shards, err := p.list(ctx, stream)
 
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	ss.loading = nil
 	close(loading)
 	now := p.now()
@@ -310,8 +349,7 @@ func (p *pacer) shardsOf(ctx context.Context, stream string) (*shardMap, []*shar
 		// caller's: do not ask again for a while.
 		ss.readAt, ss.stale = now, false
 	}
-	shards, budgets := ss.snapshot()
-	return shards, budgets, err
+	return err
 }
 
 // snapshot is the map and its budgets by shard index; callers hold p.mu.

@@ -603,3 +603,77 @@ func TestPacedWriteWithAClockThatDoesNotMoveFinishesUnpaced(t *testing.T) {
 		t.Errorf("got budget wait %v, want one wait of %v", res.Stats.BudgetWait, budgetQuantum)
 	}
 }
+
+func TestPrefetchShardsRenewsTheMapAheadOfTheWrites(t *testing.T) {
+	denied := &smithy.GenericAPIError{Code: "AccessDeniedException"}
+	type step struct {
+		name      string
+		after     time.Duration
+		write     bool  // a Write instead of a PrefetchShards
+		listErr   error // the target's answer to ListShards from this step on
+		wantErr   bool
+		wantLists int
+	}
+	tests := []struct {
+		name  string
+		paced bool
+		busy  bool // a listing is under way when the steps start
+		steps []step
+	}{
+		{name: "a cold writer lists, and its Write finds the map", paced: true, steps: []step{
+			{name: "prefetch lists", wantLists: 1},
+			{name: "the Write uses the map", write: true, wantLists: 1},
+		}},
+		{name: "the map is renewed after half a minute, ahead of the Writes", paced: true, steps: []step{
+			{name: "prefetch lists", wantLists: 1},
+			{name: "29 s later: cached", after: 29 * time.Second, wantLists: 1},
+			{name: "31 s after the listing: listed again", after: 2 * time.Second, wantLists: 2},
+			{name: "a Write 61 s after the first listing lists nothing", after: 30 * time.Second, write: true, wantLists: 2},
+		}},
+		{name: "a failed listing is returned and not retried at once", paced: true, steps: []step{
+			{name: "denied", listErr: denied, wantErr: true, wantLists: 1},
+			{name: "a second later: not asked again", after: time.Second, wantLists: 1},
+			{name: "half a minute later: asked again", after: 30 * time.Second, listErr: nil, wantLists: 2},
+		}},
+		{name: "nothing while a listing is under way", paced: true, busy: true, steps: []step{
+			{name: "prefetch leaves it to the listing under way", wantLists: 0},
+		}},
+		{name: "an unpaced writer lists nothing", steps: []step{
+			{name: "prefetch", wantLists: 0},
+			{name: "write", write: true, wantLists: 0},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			f := newFake()
+			f.shards = evenShards(2)
+			opts := Options{Sleep: clock.Sleep, Now: clock.Now}
+			if tt.paced {
+				opts.Shards = f
+			}
+			w := NewWriter(f, opts)
+			if tt.busy {
+				w.pacer.mu.Lock()
+				w.pacer.streamOf("s1").loading = make(chan struct{})
+				w.pacer.mu.Unlock()
+			}
+			for _, s := range tt.steps {
+				clock.advance(s.after)
+				f.mu.Lock()
+				f.listErr = s.listErr
+				f.mu.Unlock()
+				if s.write {
+					if res := w.Write(context.Background(), Batch{Stream: "s1", Records: records("a", "b")}); prefix(res) != 2 || res.PacingErr != nil {
+						t.Fatalf("%s: got prefix %d pacing error %v, want 2 and none", s.name, prefix(res), res.PacingErr)
+					}
+				} else if err := w.PrefetchShards(context.Background(), "s1"); (err != nil) != s.wantErr {
+					t.Fatalf("%s: got error %v, want error %v", s.name, err, s.wantErr)
+				}
+				if got := len(f.lists); got != s.wantLists {
+					t.Fatalf("%s: got %d ListShards calls, want %d", s.name, got, s.wantLists)
+				}
+			}
+		})
+	}
+}

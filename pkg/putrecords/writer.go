@@ -327,6 +327,20 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 	return res
 }
 
+// PrefetchShards lists the target stream's shards, which the writer paces
+// by, when its map of them is missing or half a minute old (see
+// Options.Shards), unless a listing is under way, and returns that listing's
+// error; without Options.Shards it does nothing. Run beside other work ahead
+// of a Write (the replicator runs it beside its fence read), it takes the
+// listing off the Write's path: a Write with no map waits only for the rest
+// of the listing under way, and one with a map uses it while it is renewed.
+func (w *Writer) PrefetchShards(ctx context.Context, stream string) error {
+	if w.pacer == nil {
+		return nil
+	}
+	return w.pacer.prefetch(ctx, stream)
+}
+
 // ErrDeadline marks records left unwritten because another request,
 // backoff or wait for a shard's budget would have ended after the
 // invocation deadline minus the margin, or after the batch's write lease.

@@ -109,8 +109,13 @@ type Handler struct {
 	now         func() time.Time
 	sleep       func(ctx context.Context, d time.Duration) error
 
-	limitsMu sync.Mutex
-	limits   map[string]recordLimit // by target stream
+	limitsMu   sync.Mutex
+	limits     map[string]recordLimit // by target stream
+	limitReads map[string]bool        // target streams whose limit is read in the background now
+
+	// async runs reads in the background (prefetch.go); nil runs none
+	// there: WithClock's tests, whose clock another goroutine must not read.
+	async func(func())
 
 	drainedMu sync.Mutex
 	drained   map[shardKey]int64 // the drain marks this instance wrote
@@ -143,7 +148,8 @@ func WithOutput(w io.Writer) Option { return func(o *options) { o.out = w } }
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithClock sets the clock used for metrics, checkpoints and the cache. The
-// active-Region rule then renews no fence read in the background, which
+// active-Region rule then renews no fence read in the background, nor the
+// handler the target's record limit and shard map (prefetch.go): either
 // would read a test's clock from another goroutine.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now, o.clockSet = now, true }
@@ -187,16 +193,11 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if o.clockSet {
 		ruleOpts = append(ruleOpts, activeregion.WithoutFencePrefetch())
 	}
-	var fence activeregion.Getter
-	if c.Fence != nil {
-		fence = activeregion.NewStore(c.Fence, s.ActiveRegionTable)
-	}
 	store := checkpoint.NewStore(c.DynamoDB, s.CheckpointTable)
-	return &Handler{
+	h := &Handler{
 		settings:    s,
 		timing:      activeregion.Timing{CacheTTL: s.CacheTTL},
 		target:      c.Target,
-		decider:     activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now, ruleOpts...),
 		checkpoints: store,
 		trails:      store,
 		writer:      putrecords.NewWriter(c.Target, o.writer),
@@ -206,10 +207,20 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		now:         o.now,
 		sleep:       o.sleep,
 		limits:      make(map[string]recordLimit),
+		limitReads:  make(map[string]bool),
 		drained:     make(map[shardKey]int64),
 		syncPoints:  make(map[shardKey]time.Time),
 		delivered:   make(map[shardKey]string),
 	}
+	if !o.clockSet {
+		h.async = func(f func()) { go f() }
+	}
+	var fence activeregion.Getter
+	if c.Fence != nil {
+		fence = warmingFence{Getter: activeregion.NewStore(c.Fence, s.ActiveRegionTable), warm: h.warmTarget}
+	}
+	h.decider = activeregion.NewRule(activeregion.NewStore(c.DynamoDB, s.ActiveRegionTable), fence, s.CacheTTL, o.now, ruleOpts...)
+	return h
 }
 
 // sourceRecord is one event record with what the handler derived from it.
@@ -338,8 +349,10 @@ func (h *Handler) write(ctx context.Context, source streamarn.ARN, records []sou
 	target := h.settings.NameMap.Target(stream)
 	batch := putrecords.Batch{Stream: target}
 	index := make([]int, 0, len(records)) // writer index → event index
+	largest := 0
 	for i, r := range records {
 		if v.Decisions[i] == activeregion.Replicate && !covered[i] {
+			largest = max(largest, len(r.rec.Kinesis.PartitionKey)+len(r.rec.Kinesis.Data))
 			batch.Records = append(batch.Records, putrecords.Record{
 				SequenceNumber: r.rec.Kinesis.SequenceNumber,
 				PartitionKey:   r.rec.Kinesis.PartitionKey,
@@ -354,7 +367,7 @@ func (h *Handler) write(ctx context.Context, source streamarn.ARN, records []sou
 	}
 	// Read only when there is something to write: a standby that skips
 	// everything need not reach the other Region at all.
-	batch.MaxRecordBytes = h.maxRecordBytes(ctx, target)
+	batch.MaxRecordBytes = h.maxRecordBytes(ctx, target, largest)
 	// What is left of the lease is taken after every call before the
 	// writes, so a slow one cannot carry writes past the lease's end.
 	if !v.WriteUntil.IsZero() {
@@ -727,10 +740,14 @@ type recordLimit struct {
 	readAt time.Time
 }
 
-// maxRecordBytes is the target stream's record size limit, read at most once
-// per recordLimitTTL per stream; while it cannot be read the Kinesis default
-// applies (a larger record is then handed back for a retry, never dropped).
-func (h *Handler) maxRecordBytes(ctx context.Context, stream string) int {
+// maxRecordBytes is the target stream's record size limit for a batch whose
+// largest record (partition key and data) has largest bytes, read at most
+// once per recordLimitTTL per stream; while it cannot be read the Kinesis
+// default applies (a larger record is then handed back for a retry, never
+// dropped). A batch whose records all fit in minRecordLimit, as they fit in
+// every stream, does not wait for the read: it is renewed in the background
+// (prefetchRecordLimit), and the last known limit or the default serves.
+func (h *Handler) maxRecordBytes(ctx context.Context, stream string, largest int) int {
 	now := h.now()
 	h.limitsMu.Lock()
 	cached, ok := h.limits[stream]
@@ -738,9 +755,20 @@ func (h *Handler) maxRecordBytes(ctx context.Context, stream string) int {
 	if ok && now.Sub(cached.readAt) < recordLimitTTL {
 		return cached.bytes
 	}
+	if largest <= minRecordLimit && h.async != nil {
+		h.prefetchRecordLimit(stream)
+		return cached.bytes
+	}
 	callCtx, cancel := h.callContext(ctx)
 	defer cancel()
-	out, err := h.target.DescribeStreamSummary(callCtx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+	return h.readRecordLimit(callCtx, stream, cached)
+}
+
+// readRecordLimit reads and caches the target stream's record size limit;
+// cached is what to use if the read fails.
+func (h *Handler) readRecordLimit(ctx context.Context, stream string, cached recordLimit) int {
+	now := h.now()
+	out, err := h.target.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
 	if err != nil {
 		h.log.WarnContext(ctx, "read the target stream's record size limit; using the last known or 1 MiB default this time",
 			"targetStream", stream, "region", h.settings.TargetRegion, "error", err)

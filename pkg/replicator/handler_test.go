@@ -946,3 +946,68 @@ func TestHandleStartsNoWriteAfterTheLeaseWhenTheRecordLimitReadIsSlow(t *testing
 		t.Errorf("got batch item failures %v, want the batch handed back", got)
 	}
 }
+
+// The target's record size limit and shard map are read beside the fence
+// read, in the background, and only a batch that depends on the limit (a
+// record over 1 MiB) waits for it.
+func TestHandleReadsTheTargetsLimitsBesideTheFence(t *testing.T) {
+	standby := activeConfig(testStream,
+		activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-48 * time.Hour)},
+		activeregion.Epoch{Region: targetRegion, Since: t0.Add(-24 * time.Hour)},
+	)
+	tests := []struct {
+		name          string
+		cfg           *activeregion.Config
+		bigRecord     bool
+		wantWritten   int
+		wantDescribes int // during the invocation
+		// wantQueued is the reads left to the background: the fence read
+		// starts the record limit's and the shard listing's.
+		wantQueued int
+	}{
+		{name: "records up to 1 MiB do not wait for the limit", cfg: usEast1Active(), wantWritten: 3, wantQueued: 2},
+		{name: "a record over 1 MiB waits for it", cfg: usEast1Active(), bigRecord: true, wantWritten: 3, wantDescribes: 1, wantQueued: 2},
+		{name: "a standby reads nothing in the target", cfg: &standby},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, testSettings(), tt.cfg)
+			h.target.maxKiB = aws.Int32(2048)
+			var queued []func()
+			h.handler.async = func(f func()) { queued = append(queued, f) }
+			ev := kinesisEvent(3, 3, t0)
+			if tt.bigRecord {
+				ev.Records[1].Kinesis.Data = bytes.Repeat([]byte("x"), 3<<19)
+			}
+			if _, err := h.handler.Handle(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(h.target.written); got != tt.wantWritten {
+				t.Fatalf("got %d records written, want %d", got, tt.wantWritten)
+			}
+			if h.target.describes != tt.wantDescribes {
+				t.Fatalf("got %d DescribeStreamSummary calls during the invocation, want %d", h.target.describes, tt.wantDescribes)
+			}
+			if len(queued) != tt.wantQueued {
+				t.Fatalf("got %d reads left to the background, want %d", len(queued), tt.wantQueued)
+			}
+			if tt.wantQueued == 0 {
+				return
+			}
+			for _, f := range queued {
+				f()
+			}
+			// The read started beside the fence read, the one the batch
+			// did not wait for (or did not need).
+			if want := tt.wantDescribes + 1; h.target.describes != want {
+				t.Fatalf("got %d DescribeStreamSummary calls once the background ran, want %d", h.target.describes, want)
+			}
+			h.handler.limitsMu.Lock()
+			got := h.handler.limits[testStream].bytes
+			h.handler.limitsMu.Unlock()
+			if got != 2048<<10 {
+				t.Fatalf("got a cached limit of %d bytes, want the stream's %d", got, 2048<<10)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -32,6 +33,20 @@ import (
 // failover functions answer over the Lambda Invoke API), then interrupts it
 // and checks that it exits 0 leaving nothing behind: no port of the file
 // accepts connections and no emulator process is left.
+// consumerLine is the summary's line of the consumer's move; the promise
+// covers every re-read when no shard is left without a bound (" on N of M
+// shards; no bound on …").
+var consumerLine = regexp.MustCompile(`Consumer: moved us-east-1 → us-east-2 at the failover, (\d+) missed, (\d+) re-read \(promised at most (\d+)(\)| on )`)
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestCtrlCStopsWhatKeepKeptRunning(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds the demo's child processes in /proc")
@@ -100,6 +115,16 @@ func TestCtrlCStopsWhatKeepKeptRunning(t *testing.T) {
 					t.Fatalf("no endpoints file within the test's bound\n%s", output())
 				case <-time.After(100 * time.Millisecond):
 				}
+			}
+
+			// The summary printed before it: the consumer moved, missed
+			// nothing and re-read no more than the translation promised.
+			m := consumerLine.FindStringSubmatch(output())
+			if m == nil {
+				t.Fatalf("got no consumer line in the summary\n%s", output())
+			}
+			if reread, promised, bounded := atoi(t, m[2]), atoi(t, m[3]), m[4] == ")"; m[1] != "0" || (bounded && reread > promised) {
+				t.Errorf("got the consumer line %q, want 0 missed and at most the promised re-read", m[0])
 			}
 
 			f, err := endpoints.Load(file)

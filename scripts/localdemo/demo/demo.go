@@ -6,9 +6,12 @@
 // active Region; the replicators' own handlers run behind local event source
 // mappings; the failover functions move the stream to us-east-2 and back as
 // the runbook says (wait for producersMayStartAt, resend from resumeFrom or
-// wait for the drain, switch back after settledAt); then pkg/promisecheck
-// judges both streams: nothing lost, every key in order, no loop, every
-// resume point safe.
+// wait for the drain, switch back after settledAt); a consumer application
+// of the stream moves with the failover as the runbook says (stopped in the
+// old Region, its positions translated by kdscrr translate, started in the
+// new one); then pkg/promisecheck judges both streams: nothing lost, every
+// key in order, no loop, every resume point safe; and the consumer missed
+// nothing and re-read no more than the translation promised.
 package demo
 
 import (
@@ -19,11 +22,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/cdctask"
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localmapping"
@@ -31,6 +36,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
@@ -56,6 +62,10 @@ type story struct {
 	progress *progress
 	hang     *hang
 	checks   []promisecheck.Failover
+	// consumer is the stream's consumer application; endpoints are the
+	// deployment's, which kdscrr translate reads through.
+	consumer  *consumer
+	endpoints endpoints.File
 	// tallies add up each Region's replicator metrics, by Region.
 	tallies map[string]*tally
 }
@@ -75,6 +85,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	d, tearDown, err := s.setUp(ctx)
 	defer tearDown()
 	if err != nil {
+		return sum, err
+	}
+	s.endpoints = d.Endpoints()
+	s.consumer = newConsumer(o.Stream, o.consumerLag())
+	// Before tearDown: the consumer reads the world's streams.
+	defer s.consumer.close()
+	if err := s.startConsumer(ctx); err != nil {
 		return sum, err
 	}
 	stopLines := s.startProgress(ctx)
@@ -170,19 +187,53 @@ func (s *story) startProgress(ctx context.Context) (stop func()) {
 	})
 }
 
+// startConsumer starts the consumer application in the first Region, on
+// every shard from TRIM_HORIZON.
+func (s *story) startConsumer(ctx context.Context) error {
+	r := s.regions[0]
+	shards, err := streamread.Shards(ctx, r.kinesis, s.o.Stream)
+	if err != nil {
+		return fmt.Errorf("start the consumer in %s: %w", r.name, err)
+	}
+	from := map[string]streamread.Window{}
+	for _, sh := range shards {
+		from[aws.ToString(sh.ShardId)] = streamread.Window{}
+	}
+	s.consumer.start(ctx, r.name, r.kinesis, from)
+	fmt.Fprintf(s.out, "A consumer application reads %q in %s (%d shards from TRIM_HORIZON), processing each record %v after its arrival and keeping its position per shard\n",
+		s.o.Stream, r.name, len(from), s.consumer.lag.Round(time.Millisecond))
+	return nil
+}
+
 // tell is the story's three phases: the CDC task produces in the first
 // Region, the operator fails over to the second and producing goes on
-// there, then fails back and producing goes on in the first.
+// there, then fails back and producing goes on in the first. The consumer
+// moves at the failover and stays in the second Region.
 func (s *story) tell(ctx context.Context, sum *Summary) error {
 	phase := s.o.phase()
-	steps := []struct{ active, from *region }{{s.regions[0], nil}, {s.regions[1], s.regions[0]}, {s.regions[0], s.regions[1]}}
+	steps := []struct {
+		active, from  *region
+		consumerMoves bool
+	}{{s.regions[0], nil, false}, {s.regions[1], s.regions[0], true}, {s.regions[0], s.regions[1], false}}
 	for i, step := range steps {
+		var kept map[string]string
+		if step.consumerMoves {
+			// The runbook: stop it in the old Region (with the producers,
+			// before that Region may hang), then translate.
+			kept = s.consumer.stop()
+			fmt.Fprintf(s.out, "Consumer stopped in %s with the producers; the positions it kept: %s\n", step.from.name, positionsLine(kept))
+		}
 		if step.from != nil {
 			f, err := s.switchOver(ctx, step.from, step.active, int64(i), sum.Failovers)
 			sum.Failovers = append(sum.Failovers, f)
 			if err != nil {
 				return err
 			}
+		}
+		if step.consumerMoves {
+			fmt.Fprintf(s.out, "The consumer moves to %s: kdscrr translate --stream %s --from %s --to %s --positions …, then it starts there (beside the producers)\n",
+				step.active.name, s.o.Stream, step.from.name, step.active.name)
+			s.consumer.moveTo(ctx, s.out, step.active.name, step.active.kinesis, kept, kdscrrTranslate(s.endpoints, s.o.Stream, step.from.name, step.active.name))
 		}
 		s.progress.setActive(step.active.name)
 		fmt.Fprintf(s.out, "Producing %d records/s over %d keys into %s for %v\n", s.o.Rate, s.o.Keys, step.active.name, phase.Round(time.Millisecond))
@@ -205,6 +256,13 @@ func (s *story) catchUp(ctx context.Context, d *localdeploy.Deployment) error {
 	if err := s.settle(ctx); err != nil {
 		return err
 	}
+	// The streams hold all they will: the consumer has caught up once a
+	// read of every shard that began now reached the tip.
+	settled := time.Now()
+	fmt.Fprintf(s.out, "Waiting until the consumer in %s has caught up\n", Regions[1])
+	if err := s.consumer.finish(ctx, settled, s.o.WaitTimeout); err != nil {
+		return err
+	}
 	return d.Err()
 }
 
@@ -222,6 +280,7 @@ func (s *story) judge(ctx context.Context, sum *Summary) error {
 	}
 	written := s.task.Written()
 	sum.Result = promisecheck.Check(written, streams, s.checks)
+	sum.Consumer = s.consumer.judge(Regions[0], Regions[1], streams[Regions[1]])
 	v, err := s.verify(ctx)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
+	"github.com/kinesis-crr/kinesis-crr/pkg/translate"
 	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
 )
 
@@ -81,6 +82,19 @@ func TestRunKeepsEveryPromiseAcrossFailoverAndFailback(t *testing.T) {
 				if r.Produced == 0 || r.Lost != 0 {
 					t.Errorf("%s: got %d produced, %d lost, want some and none", r.Region, r.Produced, r.Lost)
 				}
+			}
+			// The consumer moved at the failover, missed nothing and
+			// re-read no more than the translation promised.
+			c := sum.Consumer
+			if c.From != Regions[0] || c.To != Regions[1] || c.ProcessedFrom == 0 || c.ProcessedTo == 0 || len(c.Starts) != o.Shards {
+				t.Errorf("consumer: got %s → %s, %d processed there and %d here, %d starts; want %s → %s, some processed in each, %d starts",
+					c.From, c.To, c.ProcessedFrom, c.ProcessedTo, len(c.Starts), Regions[0], Regions[1], o.Shards)
+			}
+			if c.Missed != 0 {
+				t.Errorf("consumer: got %d missed (%q), want 0", c.Missed, c.MissedRecords)
+			}
+			if len(c.OverBound) != 0 || (len(c.Unbounded) == 0 && int64(c.Reread) > c.Promised) {
+				t.Errorf("consumer: got %d re-read, over the bound on %q; want at most the %d promised", c.Reread, c.OverBound, c.Promised)
 			}
 			if got := len(sum.Failovers); got != 2 {
 				t.Fatalf("got %d failovers, want 2", got)
@@ -346,6 +360,27 @@ func TestASummaryFailsWhenVerifyFindsARecordMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"RESULT: FAILED", "verify us-east-2 → us-east-1: 1 missing (shardId-000000000001:49)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary does not say %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestASummaryFailsWhenTheConsumerMissedARecord(t *testing.T) {
+	var two int64 = 2
+	s := Summary{Consumer: Consumer{From: Regions[0], To: Regions[1], Missed: 1, MissedRecords: []string{"k7#3 gen 0 on shardId-000000000001"},
+		Reread: 2, Promised: 2, Starts: []translate.Start{{TargetShardID: "shardId-000000000001", StartingPosition: translate.AfterSequenceNumber, MaxReread: &two}}}}
+	if s.OK() {
+		t.Fatal("a run whose consumer missed a record is OK")
+	}
+	var out bytes.Buffer
+	if err := s.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Consumer: moved us-east-1 → us-east-2 at the failover, 1 missed, 2 re-read (promised at most 2)",
+		"RESULT: FAILED", "missed by the consumer: k7#3 gen 0 on shardId-000000000001",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary does not say %q:\n%s", want, out.String())
 		}

@@ -191,6 +191,11 @@ func (o Options) Validate() error {
 
 func (o Options) phase() time.Duration { return o.Duration / 3 }
 
+// consumerLag is ConsumerLag, or a quarter of a phase when that is
+// shorter: a short run's consumer still processes part of the first phase
+// before it stops, and is still behind the tip when it does.
+func (o Options) consumerLag() time.Duration { return min(ConsumerLag, o.phase()/4) }
+
 func (o Options) perPhase() int { return int(float64(o.Rate) * o.phase().Seconds()) }
 
 func (o Options) withDefaults() Options {

@@ -22,7 +22,11 @@ type Summary struct {
 	// Verify is `kdscrr verify`'s check of both streams, which knows only
 	// what a deployment knows (no producer's list): the run passes only
 	// if it is OK too.
-	Verify    verify.Report    `json:"verify"`
+	Verify verify.Report `json:"verify"`
+	// Consumer is the consumer application's move at the failover: the
+	// run passes only if it missed nothing and re-read no more than the
+	// translation promised.
+	Consumer  Consumer         `json:"consumer"`
 	Regions   [2]RegionSummary `json:"regions"`
 	Failovers []Failover       `json:"failovers"`
 	Mappings  [2]MappingStats  `json:"mappings"`
@@ -31,7 +35,7 @@ type Summary struct {
 
 // OK reports a run that kept every promise; echoes are reported, not a
 // failure.
-func (s Summary) OK() bool { return s.Result.OK() && s.Verify.OK() }
+func (s Summary) OK() bool { return s.Result.OK() && s.Verify.OK() && s.Consumer.OK() }
 
 // RegionSummary is one Region's share of the verdict.
 type RegionSummary struct {
@@ -185,6 +189,9 @@ func (s Summary) Write(w io.Writer) error {
 			fmt.Fprintf(w, "  warning: %s\n", warning)
 		}
 	}
+	if s.Consumer.From != "" {
+		s.Consumer.write(w)
+	}
 	for _, m := range s.Mappings {
 		fmt.Fprintf(w, "Mapping in %s: %d batches, %d records acknowledged; replicator skipped %d (not active), superseded %d, resent %d, failed %d; %d retries, %d read errors\n",
 			m.Region, m.Batches, m.Records, m.Skipped, m.Superseded, m.Resent, m.Failed, m.Retries(), m.ReadErrors)
@@ -195,10 +202,10 @@ func (s Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Wall time %.1fs\n", s.Wall.Seconds())
 	if s.OK() {
-		fmt.Fprintf(w, "RESULT: OK: 0 lost, 0 out of order, 0 looped, 0 behind a resume point; %d echoes (each once, the cost of a switchover)\n", s.Result.Echoes)
+		fmt.Fprintf(w, "RESULT: OK: 0 lost, 0 out of order, 0 looped, 0 behind a resume point, 0 missed by the consumer; %d echoes (each once, the cost of a switchover)\n", s.Result.Echoes)
 		return nil
 	}
-	fmt.Fprintf(w, "RESULT: FAILED: %s\n", s.Result)
+	fmt.Fprintf(w, "RESULT: FAILED: %s; the consumer missed %d, re-read more than promised on %d shards\n", s.Result, s.Consumer.Missed, len(s.Consumer.OverBound))
 	for _, d := range s.Verify.Directions {
 		if !d.OK() {
 			fmt.Fprintf(w, "  verify %s → %s: %d missing (%s), %d out of order\n", d.From, d.To, d.Missing, strings.Join(d.MissingRecords[:min(10, len(d.MissingRecords))], ", "), d.OutOfOrder)
@@ -207,7 +214,8 @@ func (s Summary) Write(w io.Writer) error {
 	for _, list := range []struct {
 		what  string
 		items []string
-	}{{"lost", s.Result.Lost}, {"looped", s.Result.Looped}, {"behind a resume point", s.Result.UnsafeResumes}} {
+	}{{"lost", s.Result.Lost}, {"looped", s.Result.Looped}, {"behind a resume point", s.Result.UnsafeResumes},
+		{"missed by the consumer", s.Consumer.MissedRecords}, {"re-read by the consumer beyond the bound", s.Consumer.OverBound}} {
 		for _, item := range list.items[:min(10, len(list.items))] {
 			fmt.Fprintf(w, "  %s: %s\n", list.what, item)
 		}

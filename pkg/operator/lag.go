@@ -78,7 +78,7 @@ func (c *cli) cloudWatch(ctx context.Context, s setup, stream, source, function 
 	if api == nil {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, replicaTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
 	defer cancel()
 	cw, err := lag.FromCloudWatch(ctx, api, stream, function, c.env.Now())
 	if err != nil {

@@ -56,6 +56,9 @@ type Env struct {
 	// Connect gives the clients: AWS, or Local for --endpoints. Tests
 	// replace it to see what would be called.
 	Connect func(file endpoints.File, profile string) Connector
+	// ReplicaTimeout bounds each read of one Region's table replica and
+	// each listing of a stream's shards; 0 is 15 s. Tests shorten it.
+	ReplicaTimeout time.Duration
 }
 
 // DefaultConnect is Local with an endpoints file, AWS without.
@@ -94,6 +97,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	if env.Connect == nil {
 		env.Connect = DefaultConnect
+	}
+	if env.ReplicaTimeout <= 0 {
+		env.ReplicaTimeout = defaultReplicaTimeout
 	}
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }

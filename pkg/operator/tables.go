@@ -12,9 +12,10 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
-// replicaTimeout bounds each read of one Region's table replica, so a
-// Region that hangs costs that long and the other replica answers.
-const replicaTimeout = 15 * time.Second
+// defaultReplicaTimeout bounds each read of one Region's table replica and
+// each listing of a stream's shards, so a Region that hangs costs that long
+// and the other replica answers (Env.ReplicaTimeout).
+const defaultReplicaTimeout = 15 * time.Second
 
 // configs reads the config items of streams (every stream when empty) from
 // both Regions' replicas and keeps, per stream, the one at the later
@@ -30,7 +31,7 @@ func (c *cli) configs(ctx context.Context, s setup, streams []string) (map[strin
 	var wg sync.WaitGroup
 	for i, r := range s.deployment.regions {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, replicaTimeout)
+			ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
 			defer cancel()
 			answers[i].cfgs, answers[i].err = c.configsIn(ctx, s, r, streams)
 		})
@@ -98,7 +99,7 @@ func (c *cli) checkpoints(ctx context.Context, s setup, stream, region string) (
 	var errs []error
 	for _, replica := range []string{region, s.deployment.other(region)} {
 		cps, err := func() ([]checkpoint.Checkpoint, error) {
-			ctx, cancel := context.WithTimeout(ctx, replicaTimeout)
+			ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
 			defer cancel()
 			client, err := s.connector.Region(replica).DynamoDB(ctx)
 			if err != nil {

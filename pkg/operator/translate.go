@@ -124,12 +124,12 @@ func runTranslate(ctx context.Context, c *cli, args []string) int {
 		return c.fail(fmt.Errorf("translate %s: %w", *stream, err))
 	}
 	warnings = append(warnings, w...)
-	target, err := listShards(ctx, s, *to, *stream)
+	target, err := c.listShards(ctx, s, *to, *stream)
 	if err != nil {
 		return c.fail(fmt.Errorf("translate %s: the stream in %s: %w", *stream, *to, err))
 	}
 	in := translate.Input{Positions: positions, Target: target, Checkpoints: cps, Trails: trails}
-	if source, err := listShards(ctx, s, *from, *stream); err == nil {
+	if source, err := c.listShards(ctx, s, *from, *stream); err == nil {
 		in.Source = source
 		in.Count = counter(ctx, s, *from, *stream, *maxScan)
 	} else {
@@ -181,7 +181,7 @@ func (c *cli) trails(ctx context.Context, s setup, stream, region string) ([]che
 	var errs []error
 	for _, replica := range []string{region, s.deployment.other(region)} {
 		trails, err := func() ([]checkpoint.Trail, error) {
-			ctx, cancel := context.WithTimeout(ctx, replicaTimeout)
+			ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
 			defer cancel()
 			client, err := s.connector.Region(replica).DynamoDB(ctx)
 			if err != nil {
@@ -383,8 +383,11 @@ func writeLeases(ctx context.Context, s setup, region, table, schema string, res
 	return len(res.Positions), warnings, nil
 }
 
-// listShards lists the stream's shards in region with their hash ranges.
-func listShards(ctx context.Context, s setup, region, stream string) ([]translate.Shard, error) {
+// listShards lists the stream's shards in region with their hash ranges,
+// within the replica timeout: the Region may be the one that hangs.
+func (c *cli) listShards(ctx context.Context, s setup, region, stream string) ([]translate.Shard, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
+	defer cancel()
 	kin, err := s.connector.Region(region).Kinesis(ctx)
 	if err != nil {
 		return nil, err

@@ -392,3 +392,43 @@ func TestTranslateReadsAndWritesKCLLeaseTablesOnTheEmulators(t *testing.T) {
 		}
 	})
 }
+
+// During an outage the old Region may hang rather than refuse: translate
+// must not wait for it. Its checkpoints and sync points come from the other
+// replica, its shards are matched by id, and the starts are the same.
+func TestTranslateWithTheOldRegionHangingReadsTheOtherReplica(t *testing.T) {
+	ctx := context.Background()
+	lw := startLeaseWorld(ctx, t)
+	if err := lw.world.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lw.world.Hang(regionA)
+	defer lw.world.Heal(regionA)
+	var stdout, stderr bytes.Buffer
+	positions := fmt.Sprintf("%s=%s,%s=%s", lw.shards[0], lw.a[0][6], lw.shards[1], lw.a[1][3])
+	st := Main(ctx, []string{"translate", "--stream", "orders", "--from", regionA, "--to", regionB, "--positions", positions,
+		"--output", "json", "--endpoints", lw.endpoints}, Env{
+		Stdout: &stdout, Stderr: &stderr, Dir: t.TempDir(), Now: time.Now, ReplicaTimeout: 300 * time.Millisecond,
+	})
+	if st != ExitOK {
+		t.Fatalf("got exit %d, want %d: %s", st, ExitOK, stderr.String())
+	}
+	var res translate.Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Positions) != 2 {
+		t.Fatalf("got positions %+v, want one per shard", res.Positions)
+	}
+	for i, want := range []string{lw.b[0][5], lw.b[1][2]} {
+		if p := res.Positions[i]; p.StartingPosition != translate.AfterSequenceNumber || p.SequenceNumber != want {
+			t.Errorf("target shard %d: got %s %s, want AFTER_SEQUENCE_NUMBER %s, the copy of the sync point before the position", i, p.StartingPosition, p.SequenceNumber, want)
+		}
+	}
+	joined := strings.Join(res.Warnings, "\n")
+	for _, want := range []string{"could not be listed", "in us-east-1's replica could not be read"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings %q do not say %q", joined, want)
+		}
+	}
+}

@@ -49,6 +49,8 @@ func TestReplicatorMayOnlyReadItsStreamsAndWriteTheOtherRegions(t *testing.T) {
 					Resources: []string{"arn:aws:dynamodb:" + tt.other + ":" + acct + ":table/kdsActiveRegionConfig"}},
 				"WriteCheckpoints": {Actions: []string{"dynamodb:PutItem"},
 					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsReplicationCheckpoint"}},
+				"ReadOwnCheckpoints": {Actions: []string{"dynamodb:GetItem"},
+					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsReplicationCheckpoint"}},
 				"MarkShardsDrained": {Actions: []string{"dynamodb:UpdateItem"},
 					Resources: []string{"arn:aws:dynamodb:" + tt.region + ":" + acct + ":table/kdsReplicationCheckpoint"}},
 				"SendFailedBatches": {Actions: []string{"sqs:SendMessage"}, Resources: []string{"${" + queue.LogicalID + ".Arn}"}},
@@ -129,8 +131,8 @@ func TestReplicatorMayMarkShardsDrainedInItsOwnCheckpointReplicaOnly(t *testing.
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("UpdateItem grants: got %q, want %q", got, want)
 				}
-				if _, actions := grantsOn(t, tpl, "ReplicatorRole", own); !reflect.DeepEqual(actions, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}) {
-					t.Errorf("grants on %s: got %v, want PutItem and UpdateItem", own, actions)
+				if _, actions := grantsOn(t, tpl, "ReplicatorRole", own); !reflect.DeepEqual(actions, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}) {
+					t.Errorf("grants on %s: got %v, want GetItem, PutItem and UpdateItem", own, actions)
 				}
 			})
 		}

@@ -286,6 +286,12 @@ func (rs *regionStack) newReplicator(codeDir string, failures awssqs.Queue) (aws
 	role.AddToPrincipalPolicy(statement("WriteCheckpoints",
 		[]string{"dynamodb:PutItem"},
 		rs.tableArn(rs.region, CheckpointTableName)))
+	// checkpoint.Store.Get (a batch that may come again reads its shard's
+	// checkpoint to leave out what it covers) and the trail's read before
+	// an append: consistent reads of the own Region's items.
+	role.AddToPrincipalPolicy(statement("ReadOwnCheckpoints",
+		[]string{"dynamodb:GetItem"},
+		rs.tableArn(rs.region, CheckpointTableName)))
 	// checkpoint.Store.MarkDrained: a conditional UpdateItem on the own
 	// Region's replica, once a closed epoch's records of a shard are all in.
 	role.AddToPrincipalPolicy(statement("MarkShardsDrained",

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"math/big"
@@ -155,10 +156,10 @@ func benchmark(ctx context.Context, o options, log io.Writer) ([]Result, error) 
 		return nil, err
 	}
 	var results []Result
-	for i, name := range o.scenarios {
+	for _, name := range o.scenarios {
 		sc := scenarioOf(name, o)
 		fmt.Fprintf(log, "bench: scenario %s\n", name)
-		r, err := runScenario(ctx, w, o, sc, uint64(i))
+		r, err := runScenario(ctx, w, o, sc)
 		if err != nil {
 			return results, fmt.Errorf("scenario %s: %w", name, err)
 		}
@@ -251,7 +252,7 @@ func (t *emfTally) totals() (resent, redelivered int64) {
 	return t.resent, t.redelivered
 }
 
-func runScenario(ctx context.Context, w *localworld.World, o options, sc scenario, index uint64) (Result, error) {
+func runScenario(ctx context.Context, w *localworld.World, o options, sc scenario) (Result, error) {
 	began := time.Now()
 	stream := localaws.UniqueName("bench-" + sc.name)
 	if err := w.CreateStream(ctx, stream, int32(o.shards)); err != nil {
@@ -279,7 +280,11 @@ func runScenario(ctx context.Context, w *localworld.World, o options, sc scenari
 		}
 		defer func() { _ = w.SetKinesisFaults(target, localworld.Faults{}) }()
 	}
-	iv := &invocations{rng: rand.New(rand.NewPCG(o.seed, index))}
+	// The draws depend on the seed and the scenario alone, so a scenario
+	// run alone kills the invocations it kills among the others.
+	name := fnv.New64a()
+	name.Write([]byte(sc.name))
+	iv := &invocations{rng: rand.New(rand.NewPCG(o.seed, name.Sum64()))}
 	if sc.chaos {
 		iv.kill = killRate
 	}

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/endpoints"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
@@ -37,6 +39,18 @@ import (
 // CDK app names it (infra/stacks.FailoverFunctionName; not imported, since
 // that would bring the CDK into every local run).
 const FailoverFunction = "kds-crr-failover"
+
+// The application ids (the SDK's AppID, sent in the User-Agent as
+// "app/<id>") of the clients each function and the mappings get: in Lambda
+// every function has a role of its own, so a world that records calls
+// (localworld.Options.RecordCalls) must tell whose call each one was for
+// an audit to check it against the right role. The mappings have their own,
+// though in Lambda an event source mapping reads with its function's role.
+const (
+	ReplicatorAppID = "kds-crr-replicator"
+	FailoverAppID   = "kds-crr-failover"
+	MappingAppID    = "kds-crr-mapping"
+)
 
 // DefaultPollInterval is how often a mapping polls a shard that had nothing
 // new: short, so that a local run replicates without Lambda's second of
@@ -172,11 +186,12 @@ func (d *Deployment) deploy(ctx context.Context, own, other string, o Options, l
 		return nil, fmt.Errorf("localdeploy: failover settings of %s: %w", own, err)
 	}
 	r := &region{name: own}
+	fk, fd := appID(FailoverAppID)
 	r.failover = failover.NewHandler(fs, failover.Clients{
-		DynamoDB: w.DynamoDBClient(own, own),
+		DynamoDB: w.DynamoDBClient(own, own, fd),
 		Kinesis: map[string]failover.ListShardsAPI{
-			own:   w.KinesisClient(own, own),
-			other: w.KinesisClient(other, own),
+			own:   w.KinesisClient(own, own, fk),
+			other: w.KinesisClient(other, own, fk),
 		},
 	}, failover.WithLogger(logger.With("function", "failover", "region", own)))
 
@@ -190,12 +205,14 @@ func (d *Deployment) deploy(ctx context.Context, own, other string, o Options, l
 	}
 	// One function serves every stream of the Region, as in the CDK app:
 	// one replicator, one mapping per stream.
+	rk, rd := appID(ReplicatorAppID)
 	h := replicator.NewHandler(rs, replicator.Clients{
-		Target:   w.KinesisClient(other, own),
-		DynamoDB: w.DynamoDBClient(own, own),
-		Fence:    w.DynamoDBClient(other, own),
+		Target:   w.KinesisClient(other, own, rk),
+		DynamoDB: w.DynamoDBClient(own, own, rd),
+		Fence:    w.DynamoDBClient(other, own, rd),
 	}, replicator.WithOutput(out), replicator.WithLogger(logger.With("function", "replicator", "region", own)))
-	source := w.KinesisClient(own, own)
+	mk, _ := appID(MappingAppID)
+	source := w.KinesisClient(own, own, mk)
 	var handle localmapping.HandlerFunc = h.Handle
 	if o.WrapReplicator != nil {
 		handle = o.WrapReplicator(own, handle)
@@ -215,6 +232,11 @@ func (d *Deployment) deploy(ctx context.Context, own, other string, o Options, l
 		return nil, fmt.Errorf("localdeploy: failover endpoint of %s: %w", own, err)
 	}
 	return r, nil
+}
+
+// appID returns the client options that set id as the clients' AppID.
+func appID(id string) (func(*kinesis.Options), func(*dynamodb.Options)) {
+	return func(o *kinesis.Options) { o.AppID = id }, func(o *dynamodb.Options) { o.AppID = id }
 }
 
 func (d *Deployment) region(name string) *region {

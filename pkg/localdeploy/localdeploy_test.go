@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestADeploymentReplicatesAndServesItsFailoverFunctions(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			w, err := localworld.Start(ctx, localworld.Options{GlobalTableDelay: 50 * time.Millisecond, CrossRegionLatency: 5 * time.Millisecond})
+			w, err := localworld.Start(ctx, localworld.Options{GlobalTableDelay: 50 * time.Millisecond, CrossRegionLatency: 5 * time.Millisecond, RecordCalls: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,6 +116,7 @@ func TestADeploymentReplicatesAndServesItsFailoverFunctions(t *testing.T) {
 					t.Errorf("dry run: got %s %s, want %s", s.StreamName, s.Status, failover.StatusDryRun)
 				}
 			}
+			checkCallers(t, w.Calls())
 
 			d.Close()
 			for _, region := range []string{east1, east2} {
@@ -124,6 +126,25 @@ func TestADeploymentReplicatesAndServesItsFailoverFunctions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkCallers checks that the calls an IAM audit attributes by application
+// id carry the id of the function (or mapping) that made them.
+func checkCallers(t *testing.T, calls []localworld.Call) {
+	t.Helper()
+	for _, want := range []struct{ caller, from, region, service, operation string }{
+		{ReplicatorAppID, east1, east2, localworld.Kinesis, "PutRecords"},
+		{ReplicatorAppID, east1, east2, localworld.DynamoDB, "GetItem"},
+		{ReplicatorAppID, east1, east1, localworld.DynamoDB, "PutItem"},
+		{MappingAppID, east1, east1, localworld.Kinesis, "GetRecords"},
+		{FailoverAppID, east2, east2, localworld.DynamoDB, "GetItem"},
+	} {
+		if !slices.ContainsFunc(calls, func(c localworld.Call) bool {
+			return c.Caller == want.caller && c.From == want.from && c.Region == want.region && c.Service == want.service && c.Operation == want.operation
+		}) {
+			t.Errorf("got no %s %s from %s to %s by %q among %+v", want.service, want.operation, want.from, want.region, want.caller, calls)
+		}
 	}
 }
 

@@ -42,6 +42,10 @@
 //     connections reset before the write or after it (written, and the
 //     client cannot know), answers held for a while.
 //
+// The world enforces no IAM. With Options.RecordCalls it notes instead
+// every request its proxies receive (Calls: caller, Regions, operation,
+// stream or table), for a test to check against the functions' policies.
+//
 // A write the proxy has forwarded is finished and replicated even if its
 // client gives up meanwhile, as a timed-out DynamoDB write may still have
 // happened; a request still held by a hung Region is dropped instead.

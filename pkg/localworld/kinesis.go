@@ -54,6 +54,7 @@ func (e *endpoint) serveAtTimestamp(ctx context.Context, rw http.ResponseWriter,
 		}
 		return
 	}
+	e.w.calls.noteIterator(req.StreamName, iterator)
 	b, err := json.Marshal(map[string]string{"ShardIterator": iterator})
 	if err != nil {
 		writeError(rw, Kinesis, http.StatusInternalServerError, "InternalFailure", err.Error())

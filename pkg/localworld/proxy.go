@@ -38,6 +38,7 @@ func (e *endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client went away mid-request
 	}
+	stream := e.w.calls.noteRequest(e, r, body)
 	ctx, stop := e.w.requestContext(r.Context())
 	defer stop()
 	if e.cross {
@@ -60,6 +61,12 @@ func (e *endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch target := r.Header.Get("X-Amz-Target"); {
+	case e.w.calls != nil && iteratorTargets[target]:
+		if resp, ok := e.forwardOrFail(ctx, rw, r, body); ok {
+			e.w.calls.noteIterators(stream, resp)
+			resp.write(rw)
+		}
+		return
 	case target == putRecordsTarget:
 		e.servePutRecords(ctx, rw, r, body)
 		return

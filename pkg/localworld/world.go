@@ -51,6 +51,10 @@ type Options struct {
 	// Regions' streams: the zero value is Kinesis's (1,000 records/s and
 	// 1 MiB/s), Unlimited none. SetShardWriteLimit changes it per Region.
 	ShardWriteLimit ShardLimit
+	// RecordCalls makes the proxies note every request they receive, for
+	// Calls: what an audit of the functions' IAM policies needs. Off by
+	// default, since it decodes every request body, a PutRecords' too.
+	RecordCalls bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -90,6 +94,8 @@ type World struct {
 	transport *http.Transport
 	servers   []*http.Server
 	urls      map[endpointKey]string
+	// calls is nil unless Options.RecordCalls.
+	calls *callRecorder
 
 	mu           sync.Mutex
 	delay        time.Duration
@@ -143,6 +149,9 @@ func Start(ctx context.Context, o Options) (*World, error) {
 			IdleConnTimeout:     30 * time.Second,
 			DisableCompression:  true, // bodies pass through byte for byte
 		},
+	}
+	if o.RecordCalls {
+		w.calls = newCallRecorder()
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for i := range 2 {

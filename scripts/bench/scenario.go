@@ -89,7 +89,7 @@ func chaosFaults(o options) localworld.Faults {
 // killRate is the fraction of invocations killed in the chaos scenario,
 // each at a uniformly drawn point of its first killWindow.
 const (
-	killRate   = 0.02
+	killRate   = 0.10
 	killWindow = time.Second
 )
 

@@ -14,7 +14,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +58,18 @@ const (
 // DefaultMirrorTimeout bounds one PutMetricData mirror send. The send runs
 // detached from the invocation's context, so something else must end it.
 const DefaultMirrorTimeout = 10 * time.Second
+
+// DefaultMirrorInterval is how long the mirror gathers the values of
+// invocations before one PutMetricData sends them all. Sending each
+// invocation's values made every invocation wait a cross-Region round trip
+// before the mapping's next poll (lag) and cost a request per invocation;
+// gathered, one invocation in this interval sends. The values keep their
+// own timestamps, so the other Region's one-minute alarms see the same
+// series, up to this much later.
+const DefaultMirrorInterval = 10 * time.Second
+
+// maxMirrorData is the most metric data one PutMetricData takes.
+const maxMirrorData = 1000
 
 // Invocation is what one replicator invocation measured for one stream.
 // Counts are always published, zero included: a zero is information. A nil
@@ -123,6 +137,12 @@ func WithMirrorTimeout(d time.Duration) Option {
 	return func(e *Emitter) { e.mirrorTimeout = d }
 }
 
+// WithMirrorInterval sets how long the mirror gathers values before it
+// sends them (DefaultMirrorInterval); 0 sends every invocation's at once.
+func WithMirrorInterval(d time.Duration) Option {
+	return func(e *Emitter) { e.mirrorInterval = d }
+}
+
 // WithClock sets the source of metric timestamps (tests).
 func WithClock(now func() time.Time) Option {
 	return func(e *Emitter) { e.now = now }
@@ -142,8 +162,10 @@ type Emitter struct {
 	mirror        PutMetricDataAPI
 	mirrorRegion  string
 	mirrorTimeout time.Duration
-	now           func() time.Time
-	log           *slog.Logger
+	// mirrorInterval: see WithMirrorInterval.
+	mirrorInterval time.Duration
+	now            func() time.Time
+	log            *slog.Logger
 
 	// writeMu makes each line one Write even on writers that are not safe
 	// for concurrent use.
@@ -155,6 +177,10 @@ type Emitter struct {
 	inFlight int
 	idle     chan struct{}
 	errs     []error
+	// pending are the values gathered since the last send began (sent),
+	// at most maxMirrorData.
+	pending []types.MetricDatum
+	sent    time.Time
 }
 
 // NewEmitter writes to out (os.Stdout in Lambda) under namespace, or
@@ -164,11 +190,12 @@ func NewEmitter(out io.Writer, namespace string, opts ...Option) *Emitter {
 		namespace = DefaultNamespace
 	}
 	e := &Emitter{
-		out:           out,
-		namespace:     namespace,
-		mirrorTimeout: DefaultMirrorTimeout,
-		now:           time.Now,
-		log:           slog.Default(),
+		out:            out,
+		namespace:      namespace,
+		mirrorTimeout:  DefaultMirrorTimeout,
+		mirrorInterval: DefaultMirrorInterval,
+		now:            time.Now,
+		log:            slog.Default(),
 	}
 	for _, opt := range opts {
 		opt(e)
@@ -219,8 +246,9 @@ func (inv Invocation) data() ([]datum, error) {
 
 // Emit writes the metrics of inv as one EMF line, in a single Write so that
 // lines of concurrent emitters sharing stdout never interleave, and then, if
-// a mirror is set, starts sending the same values in the background; Flush
-// waits for that send and reports its failure. Emit fails only when the line
+// a mirror is set, gathers the same values for it, starting a send in the
+// background when one is due (gather); Flush waits for the sends in flight
+// and reports their failures. Emit fails only when the line
 // cannot be written or inv is invalid; a non-finite gauge is left out of both
 // the line and the mirror and reported here, the rest still published.
 func (e *Emitter) Emit(ctx context.Context, inv Invocation) error {
@@ -239,7 +267,7 @@ func (e *Emitter) Emit(ctx context.Context, inv Invocation) error {
 	}
 
 	if e.mirror != nil {
-		e.startMirror(ctx, inv.Stream, at, data)
+		e.gather(ctx, inv.Stream, at, data)
 	}
 	if dataErr != nil {
 		return fmt.Errorf("emit metrics: %w", dataErr)
@@ -327,19 +355,23 @@ func needsEscape(s string) bool {
 	return false
 }
 
-func (e *Emitter) startMirror(ctx context.Context, stream string, at time.Time, data []datum) {
-	in := &cloudwatch.PutMetricDataInput{
-		Namespace:  aws.String(e.namespace),
-		MetricData: make([]types.MetricDatum, 0, len(data)),
-	}
+// gather adds an invocation's values to those the mirror sends next, and
+// starts a send when the interval since the last one began has passed (the
+// first values go at once) or a request would hold no more.
+func (e *Emitter) gather(ctx context.Context, stream string, at time.Time, data []datum) {
 	// Only the StreamName, SourceRegion set: the other Region's own
 	// StreamName series stays its own.
 	dims := []types.Dimension{{Name: aws.String(StreamNameDimension), Value: aws.String(stream)}}
 	if e.sourceRegion != "" {
 		dims = append(dims, types.Dimension{Name: aws.String(SourceRegionDimension), Value: aws.String(e.sourceRegion)})
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, d := range data {
-		in.MetricData = append(in.MetricData, types.MetricDatum{
+		if len(e.pending) == maxMirrorData {
+			e.startMirrorLocked(ctx, at)
+		}
+		e.pending = append(e.pending, types.MetricDatum{
 			MetricName: aws.String(d.name),
 			Dimensions: dims,
 			Timestamp:  aws.Time(at),
@@ -347,13 +379,20 @@ func (e *Emitter) startMirror(ctx context.Context, stream string, at time.Time, 
 			Value:      aws.Float64(d.value),
 		})
 	}
+	if len(e.pending) > 0 && (e.sent.IsZero() || at.Sub(e.sent) >= e.mirrorInterval) {
+		e.startMirrorLocked(ctx, at)
+	}
+}
 
-	e.mu.Lock()
+// startMirrorLocked sends the pending values in the background; callers
+// hold e.mu.
+func (e *Emitter) startMirrorLocked(ctx context.Context, at time.Time) {
+	in := &cloudwatch.PutMetricDataInput{Namespace: aws.String(e.namespace), MetricData: e.pending}
+	e.pending, e.sent = nil, at
 	if e.inFlight == 0 {
 		e.idle = make(chan struct{})
 	}
 	e.inFlight++
-	e.mu.Unlock()
 
 	// Detached from ctx: the invocation may return before the send ends,
 	// and its end must not cancel the send; the timeout bounds it instead.
@@ -362,9 +401,9 @@ func (e *Emitter) startMirror(ctx context.Context, stream string, at time.Time, 
 		defer cancel()
 		_, err := e.mirror.PutMetricData(sendCtx, in)
 		if err != nil {
-			err = fmt.Errorf("mirror metrics of stream %q to %s: %w", stream, e.mirrorRegion, err)
+			err = fmt.Errorf("mirror %d metric values of stream %s to %s: %w", len(in.MetricData), streamsOf(in.MetricData), e.mirrorRegion, err)
 			e.log.LogAttrs(sendCtx, slog.LevelError, "metrics mirror failed",
-				slog.String("stream", stream), slog.String("region", e.mirrorRegion), slog.Any("error", err))
+				slog.String("region", e.mirrorRegion), slog.Any("error", err))
 		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -376,6 +415,19 @@ func (e *Emitter) startMirror(ctx context.Context, stream string, at time.Time, 
 			close(e.idle)
 		}
 	}()
+}
+
+// streamsOf names the streams of data, quoted, in order of first appearance.
+func streamsOf(data []types.MetricDatum) string {
+	var names []string
+	for _, d := range data {
+		for _, dim := range d.Dimensions {
+			if n := strconv.Quote(aws.ToString(dim.Value)); aws.ToString(dim.Name) == StreamNameDimension && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Flush waits until the mirror sends in flight have ended, or ctx is done,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -561,4 +562,58 @@ func TestNamespaceAndStreamAreEscapedInJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Sending each invocation's values made every invocation wait a round trip
+// to the other Region: the mirror gathers them for the interval and sends
+// them in one request, losing none and never more than a request takes.
+func TestMirrorGathersInvocationsForTheInterval(t *testing.T) {
+	tests := []struct {
+		name string
+		// emits are the times of the invocations, from fixedNow.
+		emits     []time.Duration
+		streams   int // invocations cycle over this many streams
+		wantSends []int
+	}{
+		{"the first values go at once", []time.Duration{0}, 1, []int{13}},
+		{"values within the interval wait for the next send", []time.Duration{0, time.Second, 5 * time.Second}, 1, []int{13}},
+		{"a send once the interval has passed takes everything gathered", []time.Duration{0, time.Second, 5 * time.Second, 10 * time.Second}, 2, []int{13, 39}},
+		{"no request over 1,000 values", burst(100), 3, []int{13, 1000, 287}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mirror := &metricstest.Mirror{}
+			var now time.Time
+			e := NewEmitter(io.Discard, "", WithClock(func() time.Time { return now }), WithMirror(mirror, "us-east-2"), WithMirrorInterval(10*time.Second))
+			for i, at := range tt.emits {
+				now = fixedNow.Add(at)
+				inv := full()
+				inv.Stream = fmt.Sprintf("s%d", i%tt.streams)
+				if err := e.Emit(t.Context(), inv); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Flush(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var sends []int
+			for _, c := range mirror.Calls() {
+				sends = append(sends, len(c.MetricData))
+			}
+			if !slices.Equal(sends, tt.wantSends) {
+				t.Errorf("got sends of %v values, want %v", sends, tt.wantSends)
+			}
+		})
+	}
+}
+
+// burst is n invocation times 100 ms apart, the last one an interval after
+// the send their values fill before it.
+func burst(n int) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = time.Duration(i) * 100 * time.Millisecond
+	}
+	out[n-1] = 20 * time.Second
+	return out
 }

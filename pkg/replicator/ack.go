@@ -78,8 +78,10 @@ func progress(decisions []activeregion.Decision, covered []bool, outcome []*putr
 	return done, inTarget
 }
 
-// coveredBy says which records to replicate the shard's stored checkpoint
-// already covers, so that a redelivery need not write them again:
+// coveredBy says which of one shard's records (every record of it in the
+// batch, in shard order, so that places count right) to replicate the
+// shard's stored checkpoint already covers, so that a redelivery need not
+// write them again:
 //   - every record up to the checkpoint's: it names the last record of an
 //     acknowledged prefix, each written, skipped or superseded before;
 //   - the records its WrittenBeyond names, by their place from its From
@@ -100,6 +102,8 @@ func coveredBy(records []sourceRecord, decisions []activeregion.Decision, stored
 	uncovered := map[string]bool{}
 	for i, r := range records {
 		if decisions[i] != activeregion.Replicate {
+			// Still a place along the shard, but neither covered nor
+			// written again here.
 			continue
 		}
 		c, err := checkpoint.CompareSequenceNumbers(r.rec.Kinesis.SequenceNumber, stored.LastSequenceNumber)
@@ -132,28 +136,4 @@ func writtenBeyond(records []sourceRecord, ack acknowledgment, inTarget []bool, 
 		places = append(places, inTarget[i])
 	}
 	return checkpoint.NewWrittenBeyond(from, places)
-}
-
-// redeliveryPossible says whether a batch may carry records an earlier
-// invocation wrote, so the checkpoint is worth reading: the instance has not
-// seen the shard before (a cold start, after a crash), or the batch starts
-// at or before the last sequence number it was delivered (a retry, or a
-// redelivery after a killed invocation). A batch after what it saw was
-// never delivered before, so the read is spared on the steady path.
-func redeliveryPossible(records []sourceRecord, lastDelivered string, known bool) bool {
-	if !known {
-		return true
-	}
-	c, err := checkpoint.CompareSequenceNumbers(records[0].rec.Kinesis.SequenceNumber, lastDelivered)
-	return err != nil || c <= 0
-}
-
-// latestSequenceNumber is the larger of previous and the batch's last
-// sequence number (a batch is in shard order).
-func latestSequenceNumber(previous string, records []sourceRecord) string {
-	last := records[len(records)-1].rec.Kinesis.SequenceNumber
-	if c, err := checkpoint.CompareSequenceNumbers(last, previous); previous == "" || (err == nil && c > 0) {
-		return last
-	}
-	return previous
 }

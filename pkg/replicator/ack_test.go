@@ -88,6 +88,7 @@ func TestCoveredByLeavesOutOnlyWhatTheCheckpointCovers(t *testing.T) {
 		{"the places named beyond, counted from From", []string{"10", "11", "12", "13", "14"}, "abcde", []activeregion.Decision{R, R, R, R, R}, beyond("10", "11", 1, 3), []bool{true, false, true, false, true}},
 		{"a delivery without From (it never comes: From is where the mapping resumes): the places mean nothing", []string{"13", "14"}, "de", []activeregion.Decision{R, R}, beyond("10", "11", 1, 2), []bool{false, false}},
 		{"never a record after an uncovered one of its key", []string{"11", "12", "13"}, "aaa", []activeregion.Decision{R, R, R}, beyond("10", "11", 2), []bool{false, false, false}},
+		{"a record decided otherwise still takes its place", []string{"11", "12", "13"}, "abc", []activeregion.Decision{R, S, R}, beyond("10", "11", 2), []bool{false, false, true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,29 +133,6 @@ func TestWrittenBeyondNamesWhatFollowsThePrefix(t *testing.T) {
 			}
 			if wb.From != tt.wantFrom || !slices.Equal(got, tt.want) {
 				t.Errorf("got from %s places %v, want from %s places %v", wb.From, got, tt.wantFrom, tt.want)
-			}
-		})
-	}
-}
-
-func TestRedeliveryPossibleReadsTheCheckpointOnlyWhenABatchMayRepeat(t *testing.T) {
-	tests := []struct {
-		name          string
-		first         string
-		lastDelivered string
-		known         bool
-		want          bool
-	}{
-		{"a shard this instance never saw (a cold start)", "11", "", false, true},
-		{"the batch after the last one delivered", "11", "10", true, false},
-		{"a retry from inside the last batch", "8", "10", true, true},
-		{"the last record delivered again", "10", "10", true, true},
-		{"numeric order: 9 is before 10", "9", "10", true, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := redeliveryPossible(seqRecords(tt.first, "99"), tt.lastDelivered, tt.known); got != tt.want {
-				t.Errorf("got %t, want %t", got, tt.want)
 			}
 		})
 	}

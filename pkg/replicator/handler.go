@@ -123,8 +123,6 @@ type Handler struct {
 	syncMu     sync.Mutex
 	syncPoints map[shardKey]time.Time // when this instance last tried to append a sync point
 
-	deliveredMu sync.Mutex
-	delivered   map[shardKey]string // the last sequence number delivered to this instance, per shard
 }
 
 type shardKey struct{ stream, shard string }
@@ -210,7 +208,6 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		limitReads:  make(map[string]bool),
 		drained:     make(map[shardKey]int64),
 		syncPoints:  make(map[shardKey]time.Time),
-		delivered:   make(map[shardKey]string),
 	}
 	if !o.clockSet {
 		h.async = func(f func()) { go f() }
@@ -273,7 +270,19 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return resp, nil
 	}
 
-	covered := h.coveredByCheckpoint(ctx, source, records, verdict.Decisions)
+	covered, err := h.coveredByCheckpoint(ctx, source, records, verdict.Decisions)
+	if err != nil {
+		// Writing without knowing what the checkpoint covers could write
+		// again records it names beyond its prefix but not all of them,
+		// and a later batch that reads it would leave those out behind
+		// the new copies: the whole batch is handed back instead.
+		h.log.WarnContext(ctx, "shard's checkpoint unreadable: nothing written, the batch is retried", "stream", stream, "error", err)
+		inv := h.invocation(stream, records)
+		inv.FailedRecords = count(verdict.Decisions, activeregion.Replicate)
+		h.emit(ctx, inv)
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber})
+		return resp, nil
+	}
 	saver := h.newProgressSaver(ctx)
 	outcome, stats := h.write(ctx, source, records, verdict, covered, saver)
 	saved := saver.wait()
@@ -520,7 +529,7 @@ func (h *Handler) checkpoint(ctx context.Context, source streamarn.ARN, cfg acti
 			advanced, err = h.saveCheckpoint(ctx, cp)
 		}
 		if err == nil && advanced {
-			h.appendSyncPoint(ctx, source, records, outcome, i, now)
+			h.appendSyncPoint(ctx, source, records, outcome, inTarget, i, now)
 		}
 		if err != nil {
 			continue
@@ -582,31 +591,52 @@ func (h *Handler) saveCheckpoint(ctx context.Context, cp checkpoint.Checkpoint) 
 	return advanced, err
 }
 
-// coveredByCheckpoint reads the shard's checkpoint when the batch may be a
-// redelivery (redeliveryPossible) and returns which records to replicate it
-// already covers (coveredBy). A read that fails covers nothing: the records
-// are written again, as without the read.
-func (h *Handler) coveredByCheckpoint(ctx context.Context, source streamarn.ARN, records []sourceRecord, decisions []activeregion.Decision) []bool {
-	key := shardKey{source.Stream, records[0].shardID}
-	h.deliveredMu.Lock()
-	previous, known := h.delivered[key]
-	h.delivered[key] = latestSequenceNumber(previous, records)
-	h.deliveredMu.Unlock()
-	if !redeliveryPossible(records, previous, known) {
-		return make([]bool, len(records))
+// coveredByCheckpoint reads the checkpoint of each shard of the batch that
+// has records to replicate and returns which of them it already covers
+// (coveredBy): a retry, or a redelivery after an invocation that died,
+// leaves out what an earlier invocation wrote. Every such batch reads it,
+// whichever instance wrote last: one that wrote without reading could write
+// again some of the records a checkpoint names beyond its prefix, and a
+// later reader would leave the others out behind the new copies. A
+// checkpoint of another target Region covers nothing there.
+func (h *Handler) coveredByCheckpoint(ctx context.Context, source streamarn.ARN, records []sourceRecord, decisions []activeregion.Decision) ([]bool, error) {
+	covered := make([]bool, len(records))
+	byShard := map[string][]int{}
+	var shards []string
+	replicates := map[string]bool{}
+	for i, r := range records {
+		if _, seen := byShard[r.shardID]; !seen {
+			shards = append(shards, r.shardID)
+		}
+		byShard[r.shardID] = append(byShard[r.shardID], i)
+		replicates[r.shardID] = replicates[r.shardID] || decisions[i] == activeregion.Replicate
 	}
-	callCtx, cancel := h.callContext(ctx)
-	defer cancel()
-	cp, ok, err := h.checkpoints.Get(callCtx, source.Stream, source.Region, key.shard)
-	if err != nil {
-		h.log.WarnContext(ctx, "read the shard's checkpoint: a redelivered batch is written again whole",
-			"stream", source.Stream, "shardId", key.shard, "error", err)
-		return make([]bool, len(records))
+	for _, shard := range shards {
+		if !replicates[shard] {
+			continue
+		}
+		callCtx, cancel := h.callContext(ctx)
+		cp, ok, err := h.checkpoints.Get(callCtx, source.Stream, source.Region, shard)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("read the checkpoint of stream %s shard %s: %w", source.Stream, shard, err)
+		}
+		if !ok || cp.TargetRegion != h.settings.TargetRegion {
+			continue
+		}
+		// Every record of the shard, and of it alone: places count along
+		// one shard, whatever was decided for each record.
+		index := byShard[shard]
+		subset := make([]sourceRecord, len(index))
+		subDecisions := make([]activeregion.Decision, len(index))
+		for j, i := range index {
+			subset[j], subDecisions[j] = records[i], decisions[i]
+		}
+		for j, c := range coveredBy(subset, subDecisions, cp) {
+			covered[index[j]] = c
+		}
 	}
-	if !ok {
-		return make([]bool, len(records))
-	}
-	return coveredBy(records, decisions, cp)
+	return covered, nil
 }
 
 // appendSyncPoint appends to the shard's trail, after the checkpoint save of
@@ -617,8 +647,8 @@ func (h *Handler) coveredByCheckpoint(ctx context.Context, source streamarn.ARN,
 // instance, whether it succeeds or not (at most 12 a minute). A failed
 // append is logged and fails nothing: the records are replicated and
 // checkpointed, the trail only misses this point, and a later one comes.
-func (h *Handler) appendSyncPoint(ctx context.Context, source streamarn.ARN, records []sourceRecord, outcome []*putrecords.Outcome, last int, now time.Time) {
-	p := h.syncPointDue(source.Stream, records, outcome, last, now)
+func (h *Handler) appendSyncPoint(ctx context.Context, source streamarn.ARN, records []sourceRecord, outcome []*putrecords.Outcome, inTarget []bool, last int, now time.Time) {
+	p := h.syncPointDue(source.Stream, records, outcome, inTarget, last, now)
 	if p == nil {
 		return
 	}
@@ -638,13 +668,15 @@ func (h *Handler) appendSyncPoint(ctx context.Context, source streamarn.ARN, rec
 // syncPointDue returns the sync point of records[last] (the last written
 // record of its shard's acknowledged prefix, just checkpointed), or nil: at
 // most one every checkpoint.SyncPointInterval per shard and instance
-// (another instance may add one sooner; Thin keeps one per interval). A point is due only when no
-// record of the shard after records[last] was written by this invocation:
-// then every later record of the shard is written by a later invocation,
+// (another instance may add one sooner; Thin keeps one per interval). A
+// point is due only when no record of the shard after records[last] is in
+// the target (inTarget: written by this invocation, or by an earlier one
+// as the checkpoint said): then every later record of the shard is written
+// by a later invocation,
 // after every write named here returned, so it lands after the point's
 // target sequence numbers (the highest this invocation wrote per target
 // shard; the store carries the earlier ones forward).
-func (h *Handler) syncPointDue(stream string, records []sourceRecord, outcome []*putrecords.Outcome, last int, now time.Time) *checkpoint.SyncPoint {
+func (h *Handler) syncPointDue(stream string, records []sourceRecord, outcome []*putrecords.Outcome, inTarget []bool, last int, now time.Time) *checkpoint.SyncPoint {
 	shard := records[last].shardID
 	h.syncMu.Lock()
 	prev, ok := h.syncPoints[shardKey{stream, shard}]
@@ -658,12 +690,14 @@ func (h *Handler) syncPointDue(stream string, records []sourceRecord, outcome []
 		Targets:        map[string]string{},
 	}
 	for i, r := range records {
+		if r.shardID == shard && i > last && inTarget[i] {
+			// Written after the point's positions, or (covered) by an
+			// earlier invocation, before them: either way not after them.
+			return nil
+		}
 		o := outcome[i]
 		if r.shardID != shard || o == nil || !o.Written || o.TargetShardID == "" || o.TargetSequenceNumber == "" {
 			continue
-		}
-		if i > last {
-			return nil
 		}
 		if old, seen := p.Targets[o.TargetShardID]; seen {
 			if c, err := checkpoint.CompareSequenceNumbers(o.TargetSequenceNumber, old); err != nil || c <= 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
 	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 )
 
@@ -182,19 +183,20 @@ func TestARedeliveryAfterAKilledInvocationWritesOnlyWhatWasNotCheckpointed(t *te
 	}
 }
 
-// The checkpoint is read only when a batch may repeat what this instance
-// was delivered: batch after batch of a shard costs no read.
-func TestHandleReadsTheCheckpointOnlyWhenABatchMayRepeat(t *testing.T) {
+// Every batch with records to replicate reads its shard's checkpoint, so a
+// retry on any instance leaves out what an earlier one wrote; a batch this
+// Region only skips reads nothing.
+func TestHandleReadsTheCheckpointOfEveryBatchItReplicates(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
 	for i, tc := range []struct {
 		first     int
 		wantReads int
 	}{
-		{0, 1},  // the first batch of the shard this instance sees
-		{4, 1},  // the next one
-		{8, 1},  // and the next
-		{10, 2}, // a retry from inside the last batch, 2 records past it
-		{14, 2}, // on again
+		{0, 1},
+		{4, 2},
+		{8, 3},
+		{10, 4}, // a retry from inside the last batch, 2 records past it
+		{14, 5},
 	} {
 		ev := laterRecords(kinesisEvent(4, 2, t0), tc.first)
 		if _, err := h.handler.Handle(context.Background(), ev); err != nil {
@@ -209,5 +211,39 @@ func TestHandleReadsTheCheckpointOnlyWhenABatchMayRepeat(t *testing.T) {
 	}
 	if got := len(h.target.written); got != 4+4+4+2+4 {
 		t.Errorf("got %d records written, want 18: the retry writes only its 2 records after the checkpoint", got)
+	}
+
+	standby := activeConfig(testStream,
+		activeregion.Epoch{Region: sourceRegion, Since: t0.Add(-48 * time.Hour)},
+		activeregion.Epoch{Region: targetRegion, Since: t0.Add(-24 * time.Hour)},
+	)
+	h = newHarness(t, testSettings(), &standby)
+	if _, err := h.handler.Handle(context.Background(), kinesisEvent(4, 2, t0)); err != nil {
+		t.Fatal(err)
+	}
+	if h.cps.gets != 0 {
+		t.Errorf("a standby batch read the checkpoint %d times, want none", h.cps.gets)
+	}
+}
+
+// A batch whose checkpoint cannot be read writes nothing: written without
+// it, records the checkpoint names beyond its prefix could be written again
+// and the rest left out by a later reader behind the new copies.
+func TestHandleHandsBackABatchWhoseCheckpointCannotBeRead(t *testing.T) {
+	h := newHarness(t, testSettings(), usEast1Active())
+	h.handler.checkpoints = &flakyGets{checkpoints: h.cps, fail: 1}
+	ev := kinesisEvent(4, 2, t0)
+	resp, err := h.handler.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); len(got) != 1 || got[0] != ev.Records[0].Kinesis.SequenceNumber {
+		t.Fatalf("got batch item failures %v, want the first record: the whole batch again", got)
+	}
+	if n := h.target.requests(); n != 0 {
+		t.Errorf("got %d PutRecords calls, want none", n)
+	}
+	if got := h.metricsOf(t).Values["FailedRecords"]; got != 4 {
+		t.Errorf("got FailedRecords %v, want 4", got)
 	}
 }

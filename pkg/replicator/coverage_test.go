@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"math/big"
 	"strconv"
 	"testing"
@@ -14,27 +13,11 @@ import (
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
-	"github.com/kinesis-crr/kinesis-crr/pkg/putrecords"
 )
 
 // sub is a batch of ev's records lo..hi-1, as the mapping would deliver it.
 func sub(ev events.KinesisEvent, lo, hi int) events.KinesisEvent {
 	return events.KinesisEvent{Records: append([]events.KinesisEventRecord(nil), ev.Records[lo:hi]...)}
-}
-
-// secondInstance is another Lambda execution environment of the same
-// function: its own Handler (own caches, own "delivered" map) over the same
-// checkpoint table, config table and target stream.
-func (h *harness) secondInstance() *Handler {
-	return h.useDoubles(NewHandler(testSettings(), Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
-		WithOutput(io.Discard),
-		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		WithClock(func() time.Time { return h.now }),
-		WithWriterOptions(putrecords.Options{
-			Sleep:  func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
-			Jitter: func(time.Duration) time.Duration { return 0 },
-		}),
-	))
 }
 
 // failData fails, with codes[i], the entry whose payload carries "seq":i.
@@ -88,8 +71,8 @@ func checkLastCopiesInKeyOrder(t *testing.T, target *fakeTarget, ev events.Kines
 // last copies out of order. Every instance reads it now.
 func TestARetryOnAnotherInstanceKeepsTheLastCopiesInKeyOrder(t *testing.T) {
 	h := newHarness(t, testSettings(), usEast1Active())
-	x := h.handler          // instance X
-	y := h.secondInstance() // instance Y
+	x := h.handler                                 // instance X
+	y := h.newInstance(testSettings(), io.Discard) // instance Y
 	ev := kinesisEvent(5, 5, t0)
 	for i, k := range []string{"A", "K", "J", "K", "K"} {
 		ev.Records[i].Kinesis.PartitionKey = k

@@ -263,11 +263,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	}
 	if err != nil {
 		h.log.WarnContext(ctx, "switchover hold did not complete: the batch is retried", "stream", stream, "error", err)
-		inv := h.invocation(stream, records)
-		inv.FailedRecords = count(verdict.Decisions, activeregion.Replicate)
-		h.emit(ctx, inv)
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber})
-		return resp, nil
+		return h.handBack(ctx, stream, records, verdict), nil
 	}
 
 	covered, err := h.coveredByCheckpoint(ctx, source, records, verdict.Decisions)
@@ -275,13 +271,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		// Writing without knowing what the checkpoint covers could write
 		// again records it names beyond its prefix but not all of them,
 		// and a later batch that reads it would leave those out behind
-		// the new copies: the whole batch is handed back instead.
+		// the new copies.
 		h.log.WarnContext(ctx, "shard's checkpoint unreadable: nothing written, the batch is retried", "stream", stream, "error", err)
-		inv := h.invocation(stream, records)
-		inv.FailedRecords = count(verdict.Decisions, activeregion.Replicate)
-		h.emit(ctx, inv)
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber})
-		return resp, nil
+		return h.handBack(ctx, stream, records, verdict), nil
 	}
 	saver := h.newProgressSaver(ctx)
 	outcome, stats := h.write(ctx, source, records, verdict, covered, saver)
@@ -318,6 +310,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		"failed", stats.Failed, "resent", stats.Resent, "throttled", stats.Throttled,
 		"requests", stats.Requests, "acknowledged", ack.prefix, "epoch", verdict.Config.Epoch)
 	return resp, nil
+}
+
+// handBack reports the whole batch as not written, from its first record,
+// so the mapping delivers it again; its records to replicate count as
+// FailedRecords.
+func (h *Handler) handBack(ctx context.Context, stream string, records []sourceRecord, v activeregion.Verdict) events.KinesisEventResponse {
+	inv := h.invocation(stream, records)
+	inv.FailedRecords = count(v.Decisions, activeregion.Replicate)
+	h.emit(ctx, inv)
+	return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: records[0].rec.Kinesis.SequenceNumber}}}
 }
 
 // maxLoggedSequenceNumbers bounds the sequence numbers one log line names.

@@ -123,8 +123,16 @@ func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
 	if cfg != nil {
 		h.ddb.put(s.ActiveRegionTable, cfg)
 	}
-	h.handler = h.useDoubles(NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
-		WithOutput(h.emf),
+	h.handler = h.newInstance(s, h.emf)
+	return h
+}
+
+// newInstance is a Handler on h's fakes and doubles, as one Lambda
+// execution environment of the function: its own caches, the shared tables
+// and target. Its metrics go to out.
+func (h *harness) newInstance(s Settings, out io.Writer) *Handler {
+	return h.useDoubles(NewHandler(s, Clients{Target: h.target, DynamoDB: h.ddb, Fence: h.ddb},
+		WithOutput(out),
 		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		WithClock(func() time.Time { return h.now }),
 		WithWriterOptions(putrecords.Options{
@@ -132,7 +140,6 @@ func newHarness(t *testing.T, s Settings, cfg *activeregion.Config) *harness {
 			Jitter: func(time.Duration) time.Duration { return 0 },
 		}),
 	))
-	return h
 }
 
 // metricsOf parses the single EMF line the invocation wrote.

@@ -402,9 +402,6 @@ func (p *pacer) markStale(stream string) {
 	}
 }
 
-// throttleCode is the entry error code of a shard over its limits.
-const throttleCode = "ProvisionedThroughputExceededException"
-
 // throttledShard matches the shard a ProvisionedThroughputExceededException
 // entry names ("Rate exceeded for shard shardId-000000000001 in stream …").
 var throttledShard = regexp.MustCompile(`shardId-[0-9A-Za-z_.-]+`)
@@ -464,10 +461,11 @@ func (bp *batchPace) endTake() {
 	bp.p.mu.Unlock()
 }
 
-// observe counts one reply entry of key k for settle, and reports whether
+// observe counts one reply entry of key k for settle (throttled: its code
+// is of the throttling class of the error-code table), and reports whether
 // it is a throttle the pacing accounts for (its shard is paced), which
 // needs no backoff: the cut budget spaces its retry.
-func (bp *batchPace) observe(k int32, e *types.PutRecordsResultEntry) bool {
+func (bp *batchPace) observe(k int32, e *types.PutRecordsResultEntry, throttled bool) bool {
 	s := bp.keyShard[k]
 	if s < 0 {
 		return false
@@ -479,7 +477,7 @@ func (bp *batchPace) observe(k int32, e *types.PutRecordsResultEntry) bool {
 		bp.count(s, false)
 		return false
 	}
-	if *e.ErrorCode != throttleCode {
+	if !throttled {
 		bp.count(s, false)
 		return false
 	}

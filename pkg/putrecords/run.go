@@ -431,7 +431,11 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 			// as the service's own transient failure.
 			e = &types.PutRecordsResultEntry{ErrorCode: aws.String("InternalFailure"), ErrorMessage: aws.String("success entry without a sequence number")}
 		}
-		pacedThrottle := r.pace != nil && r.pace.observe(key, e)
+		var class errorClass
+		if e.ErrorCode != nil {
+			class = classify(*e.ErrorCode, codePermanent)
+		}
+		pacedThrottle := r.pace != nil && r.pace.observe(key, e, class == codeThrottled)
 		if e.ErrorCode == nil {
 			if r.everWritten[i] {
 				r.stats.Resent++
@@ -453,7 +457,7 @@ func (r *run) apply(ch *chunk, out *kinesis.PutRecordsOutput, err error) (retry 
 		r.keyFailed[key] = true
 		code := *e.ErrorCode
 		entryErr := fmt.Errorf("put record %s to %s: %s: %s", r.b.Records[i].SequenceNumber, r.b.Stream, code, aws.ToString(e.ErrorMessage))
-		switch class := classify(code, codePermanent); class {
+		switch class {
 		case codeThrottled, codeRetryable:
 			o.Err = entryErr
 			retry = true

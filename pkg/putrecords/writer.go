@@ -279,22 +279,22 @@ func (w *Writer) Write(ctx context.Context, b Batch) Result {
 	}
 
 	attempt := 0
-	for r.stop == nil {
-		if !r.candidates() {
-			break
-		}
+	// more says the next round has candidates; only a round changes them.
+	more := r.candidates()
+	for r.stop == nil && more {
 		if r.awaitBudget(ctx); r.stop != nil {
 			break
 		}
 		settled := r.settled
 		retry := r.round(ctx, requestCtx)
+		more = r.candidates()
 		if r.progressed(settled) {
 			// Some records went in: the backoff grows only over rounds
 			// that wrote nothing, or careful rounds (a few records of
 			// each key each) would wait longer and longer while every
 			// one makes progress.
 			attempt = 0
-			if b.Progress != nil && r.candidates() {
+			if b.Progress != nil && more {
 				// Only while records remain: the caller learns the
 				// final outcomes from Write's result.
 				b.Progress(r.outcomes)

@@ -395,8 +395,7 @@ func (h *Handler) write(ctx context.Context, source streamarn.ARN, records []sou
 	result := h.writer.Write(ctx, batch)
 	defer h.logHandedBack(ctx, stream, records, index, result.Outcomes)
 	if result.PacingErr != nil {
-		h.log.WarnContext(ctx, "the target's shards could not be listed: writes go out unpaced (retried on throttling) until they can be; the replicator needs kinesis:ListShards on the target stream",
-			"targetStream", target, "region", h.settings.TargetRegion, "error", result.PacingErr)
+		h.warnUnpaced(ctx, target, result.PacingErr)
 	}
 	for bi, i := range index {
 		outcome[i] = &result.Outcomes[bi]
@@ -409,6 +408,13 @@ func (h *Handler) write(ctx context.Context, source streamarn.ARN, records []sou
 		}
 	}
 	return outcome, result.Stats
+}
+
+// warnUnpaced says the target's shards could not be listed, so writes go
+// out unpaced.
+func (h *Handler) warnUnpaced(ctx context.Context, target string, err error) {
+	h.log.WarnContext(ctx, "the target's shards could not be listed: writes go out unpaced (retried on throttling) until they can be; the replicator needs kinesis:ListShards on the target stream",
+		"targetStream", target, "region", h.settings.TargetRegion, "error", err)
 }
 
 // notWritten is the outcome of a batch whose write lease ended before it

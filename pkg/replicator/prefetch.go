@@ -46,8 +46,7 @@ func (h *Handler) warmTarget(stream string) {
 		ctx, cancel := context.WithTimeout(context.Background(), prefetchTimeout)
 		defer cancel()
 		if err := h.writer.PrefetchShards(ctx, target); err != nil {
-			h.log.Warn("the target's shards could not be listed: writes go out unpaced (retried on throttling) until they can be; the replicator needs kinesis:ListShards on the target stream",
-				"targetStream", target, "region", h.settings.TargetRegion, "error", err)
+			h.warnUnpaced(ctx, target, err)
 		}
 	})
 }

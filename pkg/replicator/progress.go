@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
@@ -13,12 +12,18 @@ import (
 
 // progressSaves holds, per shard, what the last checkpoint a write's
 // progress saved says (savedAs).
-type progressSaves map[string]string
+type progressSaves map[string]savedCheckpoint
 
-// savedAs is what of cp tells one save from another of the same shard: its
-// prefix and how much it names beyond it.
-func savedAs(cp checkpoint.Checkpoint) string {
-	return fmt.Sprintf("%d/%s/%d", cp.Epoch, cp.LastSequenceNumber, cp.WrittenBeyond.Named())
+// savedCheckpoint is what tells one save of a shard's checkpoint from
+// another: its prefix and how much it names beyond it.
+type savedCheckpoint struct {
+	epoch int64
+	seq   string
+	named int
+}
+
+func savedAs(cp checkpoint.Checkpoint) savedCheckpoint {
+	return savedCheckpoint{cp.Epoch, cp.LastSequenceNumber, cp.WrittenBeyond.Named()}
 }
 
 // saveProgress returns the writer's Progress callback for a batch: after

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
 
 // HandlerFunc is the signature of a Kinesis Lambda handler that reports
@@ -196,23 +197,16 @@ func (m *Mapping) Run(ctx context.Context) error {
 }
 
 func (m *Mapping) listShards(ctx context.Context) ([]string, error) {
-	var ids []string
-	in := &kinesis.ListShardsInput{StreamName: aws.String(m.stream)}
-	for {
-		out, err := m.client.ListShards(ctx, in)
-		if err != nil {
-			m.readErrors.Add(1)
-			return nil, fmt.Errorf("list shards of %s in %s: %w", m.stream, m.region, err)
-		}
-		for _, s := range out.Shards {
-			ids = append(ids, aws.ToString(s.ShardId))
-		}
-		if out.NextToken == nil {
-			return ids, nil
-		}
-		// ListShards refuses StreamName together with NextToken.
-		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	shards, err := streamread.Shards(ctx, m.client, m.stream)
+	if err != nil {
+		m.readErrors.Add(1)
+		return nil, fmt.Errorf("in %s: %w", m.region, err)
 	}
+	ids := make([]string, len(shards))
+	for i, s := range shards {
+		ids[i] = aws.ToString(s.ShardId)
+	}
+	return ids, nil
 }
 
 // position is where a shard's next read starts.

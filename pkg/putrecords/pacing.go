@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
 
 // ShardLister is the Kinesis method the writer paces with: it reads the
@@ -79,9 +81,6 @@ const (
 	// listTimeout bounds the listing: a target Region that hangs costs a
 	// Write at most this much, once a minute, before it goes on unpaced.
 	listTimeout = 2 * time.Second
-	// maxListPages bounds pagination against a service that keeps
-	// returning a next token (1,000 shards a page).
-	maxListPages = 100
 )
 
 // adjustRate is the estimate's rule for one dimension (records/s or
@@ -368,28 +367,15 @@ func (ss *streamShards) snapshot() (*shardMap, []*shardBudget) {
 func (p *pacer) list(ctx context.Context, stream string) (*shardMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	in := &kinesis.ListShardsInput{
-		StreamName:  aws.String(stream),
-		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest},
+	shards, err := streamread.OpenShards(ctx, p.lister, stream)
+	if err != nil {
+		return nil, fmt.Errorf("pace writes: %w", err)
 	}
-	var shards []types.Shard
-	for range maxListPages {
-		out, err := p.lister.ListShards(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list shards of %s to pace writes: %w", stream, err)
-		}
-		shards = append(shards, out.Shards...)
-		if aws.ToString(out.NextToken) == "" {
-			m, err := newShardMap(shards)
-			if err != nil {
-				return nil, fmt.Errorf("list shards of %s to pace writes: %w", stream, err)
-			}
-			return m, nil
-		}
-		// The API refuses StreamName (and the filter) next to NextToken.
-		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	m, err := newShardMap(shards)
+	if err != nil {
+		return nil, fmt.Errorf("pace writes to %s: %w", stream, err)
 	}
-	return nil, fmt.Errorf("list shards of %s to pace writes: more than %d pages", stream, maxListPages)
+	return m, nil
 }
 
 // markStale says a reply contradicted the map of stream: the next Write

@@ -41,9 +41,26 @@ type Record struct {
 // Shards lists every shard of stream the stream still holds records of,
 // open and closed, parents before children (ListShards' order).
 func Shards(ctx context.Context, client ShardLister, stream string) ([]types.Shard, error) {
+	return listShards(ctx, client, stream, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+}
+
+// OpenShards lists the shards of stream open now (ListShards' AT_LATEST
+// filter): those a record written now can land on.
+func OpenShards(ctx context.Context, client ShardLister, stream string) ([]types.Shard, error) {
+	return listShards(ctx, client, stream, &kinesis.ListShardsInput{
+		StreamName:  aws.String(stream),
+		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest},
+	})
+}
+
+// maxListPages bounds pagination against a service that keeps returning a
+// next token (1,000 shards a page).
+const maxListPages = 100
+
+// listShards pages through ListShards from the first request in.
+func listShards(ctx context.Context, client ShardLister, stream string, in *kinesis.ListShardsInput) ([]types.Shard, error) {
 	var shards []types.Shard
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
-	for {
+	for range maxListPages {
 		out, err := client.ListShards(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list the shards of %s: %w", stream, err)
@@ -52,9 +69,10 @@ func Shards(ctx context.Context, client ShardLister, stream string) ([]types.Sha
 		if aws.ToString(out.NextToken) == "" {
 			return shards, nil
 		}
-		// A NextToken request names no stream.
+		// A NextToken request names neither the stream nor a filter.
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
 	}
+	return nil, fmt.Errorf("list the shards of %s: more than %d pages", stream, maxListPages)
 }
 
 // Window says what to read of a shard.

@@ -59,10 +59,11 @@ type Rule struct {
 // RuleOption tunes NewRule.
 type RuleOption func(*Rule)
 
-// WithoutFencePrefetch turns off the background renewal of fence reads
-// (prefetchFence), which reads the clock from another goroutine: for
-// callers whose clock is a test's, unsynchronised.
-func WithoutFencePrefetch() RuleOption { return func(c *Rule) { c.prefetch = false } }
+// WithFencePrefetch turns on the background renewal of fence reads
+// (prefetchFence). It is off by default: it reads the clock and the fence
+// from another goroutine, which a test's clock and its count of reads
+// cannot follow; the replicator turns it on.
+func WithFencePrefetch() RuleOption { return func(c *Rule) { c.prefetch = true } }
 
 type replica uint8
 
@@ -95,7 +96,7 @@ type cached struct {
 // fence: exact decisions at the cost of two reads per invocation.
 func NewRule(own, fence Getter, ttl time.Duration, now func() time.Time, opts ...RuleOption) *Rule {
 	c := &Rule{own: own, fence: fence, timing: Timing{CacheTTL: ttl}, now: now,
-		reads: make(map[readKey]cached), refreshing: make(map[readKey]bool), prefetch: true}
+		reads: make(map[readKey]cached), refreshing: make(map[readKey]bool)}
 	for _, opt := range opts {
 		opt(c)
 	}

@@ -555,7 +555,7 @@ func TestAFenceReadIsRenewedInTheBackgroundBeforeABatchWouldWaitForIt(t *testing
 		}
 	}}
 	clock := &fakeClock{now: t0}
-	rule := NewRule(&fakeGetter{cfg: east1Always}, fence, 4*time.Second, clock.Now)
+	rule := NewRule(&fakeGetter{cfg: east1Always}, fence, 4*time.Second, clock.Now, WithFencePrefetch())
 	decide := func() {
 		t.Helper()
 		v, err := rule.Decide(context.Background(), "orders", east1, []time.Time{at(-time.Second)})

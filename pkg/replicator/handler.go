@@ -188,8 +188,8 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 		metricOpts = append(metricOpts, metrics.WithMirror(c.Mirror, s.MetricsMirrorRegion))
 	}
 	var ruleOpts []activeregion.RuleOption
-	if o.clockSet {
-		ruleOpts = append(ruleOpts, activeregion.WithoutFencePrefetch())
+	if !o.clockSet {
+		ruleOpts = append(ruleOpts, activeregion.WithFencePrefetch())
 	}
 	store := checkpoint.NewStore(c.DynamoDB, s.CheckpointTable)
 	h := &Handler{

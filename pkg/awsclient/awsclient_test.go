@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
@@ -47,7 +46,6 @@ func TestLoadGivesEveryClientARetryerWithoutTheRetryQuota(t *testing.T) {
 			t.Fatalf("retry %d refused: %v (the quota is back)", i, err)
 		}
 	}
-	_ = ratelimit.None
 }
 
 type errRetry struct{}

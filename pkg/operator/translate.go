@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
@@ -44,7 +42,6 @@ type lease struct {
 	shardID    string // the shard id (KCL 3 multi-stream keys end in it)
 	checkpoint string
 	sub        int64
-	parents    []string
 }
 
 func runTranslate(ctx context.Context, c *cli, args []string) int {
@@ -274,18 +271,12 @@ func readLeases(ctx context.Context, s setup, region, table, schema string) ([]l
 			if n, ok := it["checkpointSubSequenceNumber"].(*ddbtypes.AttributeValueMemberN); ok {
 				l.sub, _ = strconv.ParseInt(n.Value, 10, 64)
 			}
-			if ss, ok := it["parentShardIds"].(*ddbtypes.AttributeValueMemberSS); ok {
-				l.parents = ss.Value
-			}
 			// KCL 3 multi-stream keys are account:stream:creationEpoch:shardId.
 			parts := strings.Split(l.key, ":")
 			l.shardID = parts[len(parts)-1]
 		} else {
 			l.key, l.checkpoint = str(it["ShardID"]), str(it["Checkpoint"])
 			l.shardID = l.key
-			if p := str(it["ParentShardId"]); p != "" {
-				l.parents = []string{p}
-			}
 			if l.checkpoint == "" {
 				// vmware-go-kcl starts a lease without a checkpoint at its
 				// configured initial position: nothing processed.
@@ -411,47 +402,30 @@ func counter(ctx context.Context, s setup, region, stream string, maxScan int) t
 	}
 }
 
+// errThrough stops a count at the first record after through.
+var errThrough = errors.New("past the last record to count")
+
 func countRecords(ctx context.Context, kin streamread.API, stream, shard, after, through string, maxScan int) (int64, error) {
-	it, err := kin.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-		StreamName: aws.String(stream), ShardId: aws.String(shard),
-		ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: aws.String(after),
+	var n int64
+	_, err := streamread.Shard(ctx, kin, stream, shard, streamread.Window{After: after}, func(r streamread.Record) error {
+		if through != "" {
+			c, err := checkpoint.CompareSequenceNumbers(r.SequenceNumber, through)
+			if err != nil {
+				return err
+			}
+			if c > 0 {
+				return errThrough
+			}
+		}
+		if n++; n >= int64(maxScan) {
+			return fmt.Errorf("more than --max-scan %d records", maxScan)
+		}
+		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errThrough) {
 		return 0, err
 	}
-	var n int64
-	iter := it.ShardIterator
-	for iter != nil {
-		out, err := kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-		if err != nil {
-			return 0, err
-		}
-		for _, r := range out.Records {
-			if through != "" {
-				if c, err := compareSeq(aws.ToString(r.SequenceNumber), through); err != nil || c > 0 {
-					return n, err
-				}
-			}
-			n++
-			if n >= int64(maxScan) {
-				return 0, fmt.Errorf("more than --max-scan %d records", maxScan)
-			}
-		}
-		if len(out.Records) == 0 && (out.MillisBehindLatest == nil || *out.MillisBehindLatest == 0) {
-			return n, nil
-		}
-		iter = out.NextShardIterator
-	}
 	return n, nil
-}
-
-func compareSeq(a, b string) (int, error) {
-	x, ok1 := new(big.Int).SetString(a, 10)
-	y, ok2 := new(big.Int).SetString(b, 10)
-	if !ok1 || !ok2 {
-		return 0, fmt.Errorf("compare sequence numbers %q and %q", a, b)
-	}
-	return x.Cmp(y), nil
 }
 
 // translateReport is translate's table form.

@@ -21,10 +21,10 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 )
 
-// Starting positions (GetShardIterator's ShardIteratorType).
+// Starting positions (GetShardIterator's ShardIteratorType) Translate
+// gives: a start after a known copy, never at one.
 const (
 	AfterSequenceNumber = "AFTER_SEQUENCE_NUMBER"
-	AtSequenceNumber    = "AT_SEQUENCE_NUMBER"
 	AtTimestamp         = "AT_TIMESTAMP"
 	TrimHorizon         = "TRIM_HORIZON"
 )
@@ -76,12 +76,11 @@ func ParsePosition(shard, value string, sub int64) (Position, error) {
 // Shard is one shard of a stream as ListShards gives it. A shard without a
 // hash range (known only by its id) is matched by id, with a warning.
 type Shard struct {
-	ID             string
-	Parents        []string
-	StartingHash   *big.Int
-	EndingHash     *big.Int
-	Closed         bool
-	StartingSeqNum string
+	ID           string
+	Parents      []string
+	StartingHash *big.Int
+	EndingHash   *big.Int
+	Closed       bool
 }
 
 // ShardsOf converts ListShards' shards, sorted by ID. A hash key range
@@ -104,7 +103,6 @@ func ShardsOf(shards []kinesistypes.Shard) []Shard {
 		}
 		if r := sh.SequenceNumberRange; r != nil {
 			t.Closed = r.EndingSequenceNumber != nil
-			t.StartingSeqNum = aws.ToString(r.StartingSequenceNumber)
 		}
 		out = append(out, t)
 	}
@@ -142,8 +140,6 @@ type Input struct {
 	// Count, when set, counts re-read records in the source stream;
 	// without it maxReread is unknown.
 	Count Counter
-	// ClockSkew is DefaultClockSkew when zero.
-	ClockSkew time.Duration
 }
 
 // Start is where a consumer starts one target shard.
@@ -190,13 +186,11 @@ type constraint struct {
 // later record of that source shard lands; the target shard starts after the
 // earliest of them. A source shard position older than its trail, a source
 // shard without a trail or the target shard, and the consumer's own
-// sentinels fall back to AT_TIMESTAMP (the point's arrival, less ClockSkew)
+// sentinels fall back to AT_TIMESTAMP (the point's arrival, less
+// DefaultClockSkew)
 // or TRIM_HORIZON, with a warning; never later.
 func Translate(ctx context.Context, in Input) (Result, error) {
-	skew := in.ClockSkew
-	if skew == 0 {
-		skew = DefaultClockSkew
-	}
+	skew := DefaultClockSkew
 	res := Result{Positions: []Start{}, Warnings: []string{}}
 	warn := func(format string, args ...any) { res.Warnings = append(res.Warnings, fmt.Sprintf(format, args...)) }
 	positions := map[string]Position{}

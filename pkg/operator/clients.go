@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,36 +59,62 @@ type Connector interface {
 
 // AWS connects to AWS with the standard credential and Region chain
 // (environment, shared config and credentials files, SSO, IMDS), under
-// Profile when set.
-type AWS struct{ Profile string }
+// Profile when set. Each Region's configuration, and with it its
+// credential cache, is loaded once and shared by that Region's clients, so
+// a command that reads many shards or streams resolves credentials once.
+type AWS struct {
+	Profile string
+
+	mu      sync.Mutex
+	configs map[string]func() (aws.Config, error) // by Region, loaded on first use
+}
 
 // Region returns name's clients.
-func (a AWS) Region(name string) Region { return awsRegion{profile: a.Profile, name: name} }
+func (a *AWS) Region(name string) Region { return awsRegion{aws: a, name: name} }
 
-type awsRegion struct{ profile, name string }
+// config is name's configuration, loaded by the first caller under its ctx.
+func (a *AWS) config(ctx context.Context, name string) (aws.Config, error) {
+	a.mu.Lock()
+	if a.configs == nil {
+		a.configs = map[string]func() (aws.Config, error){}
+	}
+	load, ok := a.configs[name]
+	if !ok {
+		load = sync.OnceValues(func() (aws.Config, error) {
+			opts := []func(*config.LoadOptions) error{config.WithRegion(name)}
+			if a.Profile != "" {
+				opts = append(opts, config.WithSharedConfigProfile(a.Profile))
+			}
+			cfg, err := awsclient.Load(ctx, opts...)
+			if err != nil {
+				return aws.Config{}, fmt.Errorf("%s: %w", name, err)
+			}
+			return cfg, nil
+		})
+		a.configs[name] = load
+	}
+	a.mu.Unlock()
+	return load()
+}
 
-func (r awsRegion) config(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
-	opts = append(opts, config.WithRegion(r.name))
-	if r.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(r.profile))
-	}
-	cfg, err := awsclient.Load(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("%s: %w", r.name, err)
-	}
-	return cfg, nil
+type awsRegion struct {
+	aws  *AWS
+	name string
 }
 
 func (r awsRegion) Lambda(ctx context.Context, timeout time.Duration, attempts int) (InvokeAPI, error) {
-	cfg, err := r.config(ctx, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)), config.WithRetryMaxAttempts(attempts))
+	cfg, err := r.aws.config(ctx, r.name)
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewFromConfig(cfg), nil
+	return lambda.NewFromConfig(cfg, func(o *lambda.Options) {
+		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(timeout)
+		o.RetryMaxAttempts = attempts
+	}), nil
 }
 
 func (r awsRegion) Kinesis(ctx context.Context) (streamread.API, error) {
-	cfg, err := r.config(ctx)
+	cfg, err := r.aws.config(ctx, r.name)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +122,7 @@ func (r awsRegion) Kinesis(ctx context.Context) (streamread.API, error) {
 }
 
 func (r awsRegion) DynamoDB(ctx context.Context) (DynamoDBAPI, error) {
-	cfg, err := r.config(ctx)
+	cfg, err := r.aws.config(ctx, r.name)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +130,7 @@ func (r awsRegion) DynamoDB(ctx context.Context) (DynamoDBAPI, error) {
 }
 
 func (r awsRegion) CloudWatch(ctx context.Context) (lag.MetricsAPI, error) {
-	cfg, err := r.config(ctx)
+	cfg, err := r.aws.config(ctx, r.name)
 	if err != nil {
 		return nil, err
 	}

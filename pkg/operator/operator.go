@@ -66,7 +66,7 @@ func DefaultConnect(file endpoints.File, profile string) Connector {
 	if file != nil {
 		return Local{File: file}
 	}
-	return AWS{Profile: profile}
+	return &AWS{Profile: profile}
 }
 
 // command is one subcommand.

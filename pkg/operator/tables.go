@@ -91,29 +91,47 @@ func (c *cli) configsIn(ctx context.Context, s setup, region string, streams []s
 	return cfgs, nil
 }
 
-// checkpoints reads region's own checkpoints of stream from region's
-// replica, which its replicator writes, or, when that one does not answer,
-// from the other Region's.
+// checkpoints reads region's own checkpoints of stream (fromReplicas).
 func (c *cli) checkpoints(ctx context.Context, s setup, stream, region string) ([]checkpoint.Checkpoint, []string, error) {
+	return fromReplicas(ctx, c, s, stream, region, "checkpoints", func(ctx context.Context, st *checkpoint.Store) ([]checkpoint.Checkpoint, error) {
+		return st.Load(ctx, stream, region)
+	})
+}
+
+// trails reads region's trails of sync points of stream (trail items of the
+// checkpoint table; fromReplicas).
+func (c *cli) trails(ctx context.Context, s setup, stream, region string) ([]checkpoint.Trail, []string, error) {
+	return fromReplicas(ctx, c, s, stream, region, "sync points", func(ctx context.Context, st *checkpoint.Store) ([]checkpoint.Trail, error) {
+		return st.LoadTrails(ctx, stream, region)
+	})
+}
+
+// fromReplicas reads, with load, what region's replicator writes of stream
+// (what names it in warnings) from region's replica of the checkpoint
+// table, or, when that one does not answer within the replica timeout,
+// from the other Region's.
+func fromReplicas[T any](ctx context.Context, c *cli, s setup, stream, region, what string, load func(context.Context, *checkpoint.Store) (T, error)) (T, []string, error) {
 	var warnings []string
 	var errs []error
 	for _, replica := range []string{region, s.deployment.other(region)} {
-		cps, err := func() ([]checkpoint.Checkpoint, error) {
+		v, err := func() (T, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
 			defer cancel()
 			client, err := s.connector.Region(replica).DynamoDB(ctx)
 			if err != nil {
-				return nil, err
+				var zero T
+				return zero, err
 			}
-			return checkpoint.NewStore(client, s.common.checkpointTable).Load(ctx, stream, region)
+			return load(ctx, checkpoint.NewStore(client, s.common.checkpointTable))
 		}()
 		if err == nil {
-			return cps, warnings, nil
+			return v, warnings, nil
 		}
 		errs = append(errs, fmt.Errorf("in %s: %w", replica, err))
-		warnings = append(warnings, fmt.Sprintf("the checkpoints of %s in %s's replica could not be read (%v); read from %s's, which may be a few seconds behind", stream, replica, err, s.deployment.other(replica)))
+		warnings = append(warnings, fmt.Sprintf("the %s of %s in %s's replica could not be read (%v); read from %s's, which may be a few seconds behind", what, stream, replica, err, s.deployment.other(replica)))
 	}
-	return nil, nil, errors.Join(errs...)
+	var zero T
+	return zero, nil, errors.Join(errs...)
 }
 
 // streamNames returns the config's streams, sorted.

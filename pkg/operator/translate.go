@@ -170,31 +170,6 @@ func runTranslate(ctx context.Context, c *cli, args []string) int {
 	})
 }
 
-// trails reads region's trails of sync points of stream (trail items of the
-// checkpoint table) from region's replica of the table, or, failing that,
-// the other Region's, as c.checkpoints reads the checkpoints.
-func (c *cli) trails(ctx context.Context, s setup, stream, region string) ([]checkpoint.Trail, []string, error) {
-	var warnings []string
-	var errs []error
-	for _, replica := range []string{region, s.deployment.other(region)} {
-		trails, err := func() ([]checkpoint.Trail, error) {
-			ctx, cancel := context.WithTimeout(ctx, c.env.ReplicaTimeout)
-			defer cancel()
-			client, err := s.connector.Region(replica).DynamoDB(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return checkpoint.NewStore(client, s.common.checkpointTable).LoadTrails(ctx, stream, region)
-		}()
-		if err == nil {
-			return trails, warnings, nil
-		}
-		errs = append(errs, fmt.Errorf("in %s: %w", replica, err))
-		warnings = append(warnings, fmt.Sprintf("the sync points of %s in %s's replica could not be read (%v); read from %s's, which may be a few seconds behind", stream, replica, err, s.deployment.other(replica)))
-	}
-	return nil, nil, errors.Join(errs...)
-}
-
 // parsePositions reads shardId=seq[:sub],….
 func parsePositions(s string) ([]translate.Position, error) {
 	var out []translate.Position

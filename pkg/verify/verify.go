@@ -220,13 +220,17 @@ func Compare(cfg activeregion.Config, from, to string, source, target []streamre
 	for _, key := range slices.Sorted(maps.Keys(sourceKeys)) {
 		highest := -1
 		for _, r := range sourceKeys[key] {
-			c, held := copies[fingerprintOf(r)]
-			switch cfg.Decide(from, r.Arrival) {
+			decision := cfg.Decide(from, r.Arrival)
+			switch decision {
 			case activeregion.Skip:
 				continue
 			case activeregion.Undecided:
 				d.Undecided++
 				continue
+			}
+			// Hashed only for the records the target should hold.
+			c, held := copies[fingerprintOf(r)]
+			switch decision {
 			case activeregion.Supersede:
 				if !held && !beforeResumePoint(cfg, r) {
 					d.Superseded++

@@ -154,7 +154,9 @@ func (t *Task) put(ctx context.Context, region string, client PutRecordsAPI, bat
 			continue
 		}
 		refusals++
-		if err := t.wait(ctx, retryDelay(refusals)); err != nil {
+		// 25 ms doubled per round, at most a second: about what a
+		// shard's bucket needs to refill.
+		if err := t.wait(ctx, pause.Backoff(refusals, 25*time.Millisecond, time.Second)); err != nil {
 			return fmt.Errorf("write changes into %s in %s: %d still refused: %w", t.stream, region, len(refused), err)
 		}
 	}
@@ -163,17 +165,6 @@ func (t *Task) put(ctx context.Context, region string, client PutRecordsAPI, bat
 
 // maxEntries is PutRecords' limit of entries per request.
 const maxEntries = 500
-
-// retryDelay is the pause before the n-th round in a row that follows a
-// refusal: 25ms doubled per round, at most a second, about what a shard's
-// bucket needs to refill.
-func retryDelay(n int) time.Duration {
-	d := 25 * time.Millisecond
-	for i := 1; i < n && d < time.Second; i++ {
-		d *= 2
-	}
-	return min(d, time.Second)
-}
 
 // putOnce writes chunk (no two changes of one key) with one PutRecords,
 // records what was written and returns the indexes refused.

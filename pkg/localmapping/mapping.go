@@ -223,7 +223,7 @@ func (m *Mapping) poll(ctx context.Context, shard string) {
 	failures := 0
 	backoff := func(what string, err error) bool {
 		failures++
-		d := Backoff(failures, m.opts.RetryBaseDelay, m.opts.RetryMaxDelay)
+		d := pause.Backoff(failures, m.opts.RetryBaseDelay, m.opts.RetryMaxDelay)
 		log.Warn("retrying", "after", what, "attempt", failures, "delay", d, "err", err)
 		return m.opts.RetryWait(ctx, d) == nil
 	}
@@ -466,14 +466,4 @@ func (m *Mapping) event(shard string, batch []types.Record) ([]byte, error) {
 
 func arrivalSeconds(t time.Time) json.Number {
 	return json.Number(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64))
-}
-
-// Backoff is the delay before the attempt-th consecutive retry (attempt ≥ 1):
-// base doubled per earlier failure, capped at max.
-func Backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }

@@ -22,28 +22,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-func TestBackoffDoublesUpToTheCap(t *testing.T) {
-	base, capDelay := 100*time.Millisecond, time.Second
-	tests := []struct {
-		attempt int
-		want    time.Duration
-	}{
-		{1, 100 * time.Millisecond},
-		{2, 200 * time.Millisecond},
-		{3, 400 * time.Millisecond},
-		{4, 800 * time.Millisecond},
-		{5, time.Second},
-		{60, time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.attempt), func(t *testing.T) {
-			if got := Backoff(tt.attempt, base, capDelay); got != tt.want {
-				t.Errorf("Backoff(%d) = %v, want %v", tt.attempt, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestRetryIndexFollowsLambdaRules(t *testing.T) {
 	batch := []types.Record{
 		{SequenceNumber: aws.String("49590000000000000000000000000000000000000000000000000001")},

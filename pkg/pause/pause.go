@@ -22,3 +22,13 @@ func For(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Backoff is the delay before the attempt-th consecutive retry (attempt ≥ 1):
+// base doubled per earlier failure, capped at max.
+func Backoff(attempt int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}

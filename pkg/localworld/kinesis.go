@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
-	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 )
 
 const getShardIteratorTarget = "Kinesis_20131202.GetShardIterator"
@@ -46,8 +44,9 @@ func asAtTimestamp(r *http.Request, body []byte) (atTimestampRequest, bool) {
 // LATEST iterator is taken before the scan, so a record that arrives
 // during the scan is read by one or the other.
 func (e *endpoint) serveAtTimestamp(ctx context.Context, rw http.ResponseWriter, req atTimestampRequest) {
-	client := localaws.KinesisClient(e.w.regions[e.region], e.upstream)
-	iterator, err := firstAtOrAfter(ctx, client, req)
+	// The limiter's client reaches the same emulator; one per request
+	// would open connections afresh each time.
+	iterator, err := firstAtOrAfter(ctx, e.w.limiters[e.region].client, req)
 	if err != nil {
 		if ctx.Err() == nil {
 			writeError(rw, Kinesis, http.StatusBadRequest, "InvalidArgumentException", fmt.Sprintf("localworld: GetShardIterator AT_TIMESTAMP: %v", err))

@@ -76,7 +76,6 @@ type KinesisStats struct {
 
 // writeLimiter enforces one Region's per-shard write limits.
 type writeLimiter struct {
-	region string
 	client *kinesis.Client // the emulator itself, past the proxy
 
 	mu      sync.Mutex
@@ -107,7 +106,6 @@ type bucket struct {
 
 func newWriteLimiter(region, upstream string, l ShardLimit) *writeLimiter {
 	return &writeLimiter{
-		region:  region,
 		client:  localaws.KinesisClient(region, upstream),
 		limit:   l.withDefaults(),
 		now:     time.Now,
@@ -121,15 +119,19 @@ func (l *writeLimiter) setLimit(limit ShardLimit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.limit = limit.withDefaults()
-	for _, s := range l.streams {
-		s.buckets = map[string]*bucket{}
-	}
+	l.refillLocked()
 }
 
 func (l *writeLimiter) setClock(now func() time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.now = now
+	l.refillLocked()
+}
+
+// refillLocked drops every bucket, so each starts full again; callers hold
+// l.mu.
+func (l *writeLimiter) refillLocked() {
 	for _, s := range l.streams {
 		s.buckets = map[string]*bucket{}
 	}

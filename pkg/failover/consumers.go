@@ -3,8 +3,6 @@ package failover
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -86,16 +84,7 @@ func (inv *invocation) consumerPositions(cross context.Context, n *notes, sr *St
 		// The Region left could not be listed: its shards are known by the
 		// ids of its checkpoints and trails only.
 		warnings = append(warnings, fmt.Sprintf("the stream in %s could not be listed: its shards are matched to the shards in %s by id", from.region, to))
-		seen := map[string]bool{}
-		for _, cp := range r.cps {
-			seen[cp.ShardID] = true
-		}
-		for _, tr := range trails {
-			seen[tr.ShardID] = true
-		}
-		for _, id := range slices.Sorted(maps.Keys(seen)) {
-			in.Source = append(in.Source, translate.Shard{ID: id})
-		}
+		in.Source = in.SourceByID()
 	}
 	res, err := translate.Translate(cross, in)
 	if err != nil {

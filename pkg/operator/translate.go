@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,20 +132,7 @@ func runTranslate(ctx context.Context, c *cli, args []string) int {
 		// The old Region may be the impaired one: the shards come from
 		// the positions and checkpoints, matched by id.
 		warnings = append(warnings, fmt.Sprintf("the stream in %s could not be listed (%v): source shards are matched to target shards by id, and re-reads are not counted", *from, err))
-		seen := map[string]bool{}
-		for _, p := range positions {
-			seen[p.ShardID] = true
-		}
-		for _, cp := range cps {
-			seen[cp.ShardID] = true
-		}
-		for _, tr := range trails {
-			seen[tr.ShardID] = true
-		}
-		for id := range seen {
-			in.Source = append(in.Source, translate.Shard{ID: id})
-		}
-		slices.SortFunc(in.Source, func(a, b translate.Shard) int { return strings.Compare(a.ID, b.ID) })
+		in.Source = in.SourceByID()
 	}
 	res, err := translate.Translate(ctx, in)
 	if err != nil {

@@ -10,6 +10,7 @@ package translate
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -140,6 +141,27 @@ type Input struct {
 	// Count, when set, counts re-read records in the source stream;
 	// without it maxReread is unknown.
 	Count Counter
+}
+
+// SourceByID is the source shards of in known by id alone, from its
+// positions, checkpoints and trails, sorted: the source shards to use when
+// the source stream cannot be listed (they match target shards by id).
+func (in Input) SourceByID() []Shard {
+	seen := map[string]bool{}
+	for _, p := range in.Positions {
+		seen[p.ShardID] = true
+	}
+	for _, cp := range in.Checkpoints {
+		seen[cp.ShardID] = true
+	}
+	for _, tr := range in.Trails {
+		seen[tr.ShardID] = true
+	}
+	out := make([]Shard, 0, len(seen))
+	for _, id := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, Shard{ID: id})
+	}
+	return out
 }
 
 // Start is where a consumer starts one target shard.

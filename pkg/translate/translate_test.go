@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,5 +231,26 @@ func TestParsePositionTakesSequenceNumbersAndTheKCLSentinels(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%q: got (%+v, %v), want %+v", tt.value, got, err, tt.want)
 		}
+	}
+}
+
+// With the source stream unlisted, its shards are every one the positions,
+// checkpoints and trails name, once each, sorted.
+func TestSourceByIDNamesEveryShardOnceSorted(t *testing.T) {
+	in := Input{
+		Positions:   []Position{{ShardID: "shardId-000000000002"}, {ShardID: "shardId-000000000000"}},
+		Checkpoints: []checkpoint.Checkpoint{{ShardID: "shardId-000000000000"}, {ShardID: "shardId-000000000003"}},
+		Trails:      []checkpoint.Trail{{ShardID: "shardId-000000000001"}},
+	}
+	var got []string
+	for _, s := range in.SourceByID() {
+		if s.StartingHash != nil || len(s.Parents) > 0 {
+			t.Errorf("shard %s: got a hash range or parents, want the id alone", s.ID)
+		}
+		got = append(got, s.ID)
+	}
+	want := []string{"shardId-000000000000", "shardId-000000000001", "shardId-000000000002", "shardId-000000000003"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

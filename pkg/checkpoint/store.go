@@ -170,8 +170,8 @@ func (s *Store) MarkDrained(ctx context.Context, stream, region, shard string, e
 // with an error naming the stream and the item's key: a resume point
 // computed without it would be wrong.
 func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, error) {
-	if region == "" || strings.Contains(region, keySeparator) {
-		return nil, fmt.Errorf("load checkpoints of stream %s: Region %q is not a Region name", stream, region)
+	if err := checkRegion(region); err != nil {
+		return nil, fmt.Errorf("load checkpoints of stream %s: %w", stream, err)
 	}
 	cps := []Checkpoint{}
 	err := s.queryItems(ctx, stream, region+keySeparator, func(item map[string]ddbtypes.AttributeValue) error {
@@ -199,28 +199,46 @@ func (s *Store) Load(ctx context.Context, stream, region string) ([]Checkpoint, 
 // Each Region writes only its own items, so a consistent read in the
 // Region that writes them sees every save that returned there.
 func (s *Store) Get(ctx context.Context, stream, region, shard string) (Checkpoint, bool, error) {
-	if region == "" || strings.Contains(region, keySeparator) {
-		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s shard %s: Region %q is not a Region name", stream, shard, region)
+	if err := checkRegion(region); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s shard %s: %w", stream, shard, err)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table),
-		Key: map[string]ddbtypes.AttributeValue{
-			"streamName": &ddbtypes.AttributeValueMemberS{Value: stream},
-			"shardId":    &ddbtypes.AttributeValueMemberS{Value: Key(region, shard)},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.getItem(ctx, stream, Key(region, shard))
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s shard %s of %s from %s: %w", stream, shard, region, s.table, err)
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return Checkpoint{}, false, nil
 	}
-	cp, err := decodeCheckpoint(out.Item)
+	cp, err := decodeCheckpoint(item)
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("get checkpoint of stream %s from %s: %w", stream, s.table, err)
 	}
 	return cp, true, nil
+}
+
+// getItem reads the item of stream under sortKey (attribute shardId)
+// consistently; an empty map when there is none.
+func (s *Store) getItem(ctx context.Context, stream, sortKey string) (map[string]ddbtypes.AttributeValue, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table),
+		Key: map[string]ddbtypes.AttributeValue{
+			"streamName": &ddbtypes.AttributeValueMemberS{Value: stream},
+			"shardId":    &ddbtypes.AttributeValueMemberS{Value: sortKey},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+// checkRegion refuses what cannot be the Region part of a key.
+func checkRegion(region string) error {
+	if region == "" || strings.Contains(region, keySeparator) {
+		return fmt.Errorf("Region %q is not a Region name", region)
+	}
+	return nil
 }
 
 // decodeCheckpoint reads one checkpoint item, refusing one that fails

@@ -71,10 +71,10 @@ type trailKey struct{ stream, key string }
 
 // checkTrailKey refuses what cannot be part of a trail's key.
 func checkTrailKey(region, shard string) error {
-	switch {
-	case region == "" || strings.Contains(region, keySeparator):
-		return fmt.Errorf("Region %q is not a Region name", region)
-	case shard == "" || strings.Contains(shard, keySeparator):
+	if err := checkRegion(region); err != nil {
+		return err
+	}
+	if shard == "" || strings.Contains(shard, keySeparator) {
 		return fmt.Errorf("shard id %q is empty or contains %q, the key separator", shard, keySeparator)
 	}
 	return nil
@@ -156,8 +156,8 @@ func (s *Store) AppendSyncPoint(ctx context.Context, stream, region, shard strin
 // slice. Other Regions' trails and checkpoint items are never returned. A
 // malformed item fails the whole load with an error naming its key.
 func (s *Store) LoadTrails(ctx context.Context, stream, region string) ([]Trail, error) {
-	if region == "" || strings.Contains(region, keySeparator) {
-		return nil, fmt.Errorf("load the trails of stream %s: Region %q is not a Region name", stream, region)
+	if err := checkRegion(region); err != nil {
+		return nil, fmt.Errorf("load the trails of stream %s: %w", stream, err)
 	}
 	trails := []Trail{}
 	err := s.queryItems(ctx, stream, trailPrefix+region+keySeparator, func(item map[string]ddbtypes.AttributeValue) error {
@@ -181,20 +181,13 @@ func (s *Store) LoadTrails(ctx context.Context, stream, region string) ([]Trail,
 // readTrail reads a trail item consistently and remembers it; a missing item
 // is the empty trail at revision 0.
 func (s *Store) readTrail(ctx context.Context, key trailKey) (Trail, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table),
-		Key: map[string]ddbtypes.AttributeValue{
-			"streamName": &ddbtypes.AttributeValueMemberS{Value: key.stream},
-			"shardId":    &ddbtypes.AttributeValueMemberS{Value: key.key},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.getItem(ctx, key.stream, key.key)
 	if err != nil {
 		return Trail{}, fmt.Errorf("read %s from %s: %w", key.key, s.table, err)
 	}
 	tr := Trail{Points: []SyncPoint{}}
-	if len(out.Item) > 0 {
-		if tr, err = decodeTrail(out.Item); err != nil {
+	if len(item) > 0 {
+		if tr, err = decodeTrail(item); err != nil {
 			return Trail{}, fmt.Errorf("read %s from %s: %w", key.key, s.table, err)
 		}
 	}

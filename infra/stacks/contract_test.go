@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"reflect"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kinesis-crr/kinesis-crr/infra/stacks"
 	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion"
-	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/activeregion/activeregiontest"
+	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint/checkpointtest"
 	"github.com/kinesis-crr/kinesis-crr/pkg/failover"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 )
@@ -99,8 +95,8 @@ func TestSeedEventsOfTheTemplateAreServedByTheFailoverFunction(t *testing.T) {
 		// as a string.
 		props[k] = render(v)
 	}
-	configs := &memoryConfigs{items: map[string]activeregion.Config{}}
-	h := failover.NewHandler(fs, failover.Clients{}, failover.WithStores(configs, noCheckpoints{}))
+	configs := seedOnly{activeregiontest.New()}
+	h := failover.NewHandler(fs, failover.Clients{}, failover.WithStores(configs, checkpointtest.New()))
 	for _, requestType := range []string{"Create", "Update", "Delete"} {
 		event := map[string]any{
 			"RequestType":        requestType,
@@ -128,133 +124,18 @@ func TestSeedEventsOfTheTemplateAreServedByTheFailoverFunction(t *testing.T) {
 		}
 	}
 	for _, name := range s.settings.StreamNames() {
-		if cfg, ok := configs.items[name]; !ok || cfg.ActiveRegion != s.settings.PrimaryRegion {
+		if cfg, ok := configs.Item(name); !ok || cfg.ActiveRegion != s.settings.PrimaryRegion {
 			t.Errorf("stream %s: got config %+v (present %v), want it active in %s", name, cfg, ok, s.settings.PrimaryRegion)
 		}
 	}
 }
 
-// memoryConfigs holds config items in memory for the seed contract test,
-// which is about the event's shape, not about DynamoDB (pkg/failover tests
-// the seed on the emulator).
-type memoryConfigs struct {
-	mu    sync.Mutex
-	items map[string]activeregion.Config
-}
+// seedOnly is the config table's double for the seed contract test, which
+// is about the event's shape, not about DynamoDB (pkg/failover tests the
+// seed on the emulator); a seed that switched the active Region would be
+// wrong, so Switch fails.
+type seedOnly struct{ *activeregiontest.Store }
 
-func (m *memoryConfigs) Get(_ context.Context, stream string) (activeregion.Config, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cfg, ok := m.items[stream]
-	if !ok {
-		return activeregion.Config{}, fmt.Errorf("stream %s: %w", stream, activeregion.ErrNotFound)
-	}
-	return cfg, nil
-}
-
-// List is what the seed reads to create new streams where the others are
-// active.
-func (m *memoryConfigs) List(context.Context) ([]activeregion.Config, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var cfgs []activeregion.Config
-	for _, c := range m.items {
-		cfgs = append(cfgs, c)
-	}
-	slices.SortFunc(cfgs, func(a, b activeregion.Config) int { return strings.Compare(a.StreamName, b.StreamName) })
-	return cfgs, nil
-}
-
-func (m *memoryConfigs) Create(_ context.Context, cfg activeregion.Config) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.items[cfg.StreamName]; ok {
-		return false, nil
-	}
-	m.items[cfg.StreamName] = cfg
-	return true, nil
-}
-
-func (m *memoryConfigs) Switch(context.Context, string, activeregion.Switch) (activeregion.Config, error) {
+func (seedOnly) Switch(context.Context, string, activeregion.Switch) (activeregion.Config, error) {
 	return activeregion.Config{}, errors.New("the seed never switches the active Region")
-}
-
-// RecordVisibility is activeregion.Store's: it sets v's times on the
-// current history entry while that is still v.Epoch written by v.RequestID.
-func (m *memoryConfigs) RecordVisibility(_ context.Context, stream string, v activeregion.Visibility) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cfg, ok := m.items[stream]
-	if !ok {
-		return false, fmt.Errorf("record visibility of stream %s epoch %d: %w", stream, v.Epoch, activeregion.ErrNotFound)
-	}
-	if len(cfg.History) == 0 || cfg.Epoch != v.Epoch || cfg.History[len(cfg.History)-1].RequestID != v.RequestID {
-		return false, nil
-	}
-	// A copy, so that items handed out by Get before stay as they were.
-	cfg.History = slices.Clone(cfg.History)
-	last := &cfg.History[len(cfg.History)-1]
-	visible, settled := v.VisibleBy.UTC(), v.SettledAt.UTC()
-	last.VisibleBy, last.SettledAt = &visible, &settled
-	last.ResumeFrom = nil
-	if v.ResumeFrom != nil {
-		from := v.ResumeFrom.UTC()
-		last.ResumeFrom = &from
-	}
-	m.items[stream] = cfg
-	return true, nil
-}
-
-func TestMemoryConfigsRecordVisibilityOnlyOnTheEntryItNames(t *testing.T) {
-	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	visible, settled, from := since.Add(time.Second), since.Add(20*time.Second), since.Add(-time.Minute)
-	item := activeregion.Config{StreamName: "s1", ActiveRegion: "us-east-2", ActiveSince: since, Epoch: 2, History: []activeregion.Epoch{
-		{Region: "us-east-1", Since: since.Add(-time.Hour), Epoch: 1},
-		{Region: "us-east-2", Since: since, Epoch: 2, RequestID: "req-2"},
-	}}
-	tests := []struct {
-		name   string
-		stream string
-		v      activeregion.Visibility
-		want   bool
-	}{
-		{"current entry", "s1", activeregion.Visibility{Epoch: 2, RequestID: "req-2", VisibleBy: visible, SettledAt: settled, ResumeFrom: &from}, true},
-		{"stale epoch", "s1", activeregion.Visibility{Epoch: 1, RequestID: "req-2", VisibleBy: visible, SettledAt: settled}, false},
-		{"another request", "s1", activeregion.Visibility{Epoch: 2, RequestID: "req-other", VisibleBy: visible, SettledAt: settled}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := &memoryConfigs{items: map[string]activeregion.Config{"s1": item}}
-			before, _ := m.Get(context.Background(), "s1")
-			got, err := m.RecordVisibility(context.Background(), tt.stream, tt.v)
-			if err != nil || got != tt.want {
-				t.Fatalf("got (%v, %v), want (%v, nil)", got, err, tt.want)
-			}
-			after, _ := m.Get(context.Background(), "s1")
-			last := after.History[len(after.History)-1]
-			if !tt.want {
-				if !reflect.DeepEqual(after, item) {
-					t.Errorf("got item %+v, want it unchanged", after)
-				}
-				return
-			}
-			if last.VisibleBy == nil || !last.VisibleBy.Equal(visible) || last.SettledAt == nil || !last.SettledAt.Equal(settled) ||
-				last.ResumeFrom == nil || !last.ResumeFrom.Equal(from) {
-				t.Errorf("got last entry %+v, want visibleBy %s, settledAt %s, resumeFrom %s", last, visible, settled, from)
-			}
-			if !reflect.DeepEqual(after.History[0], item.History[0]) || before.History[1].VisibleBy != nil {
-				t.Errorf("got history %+v (earlier read %+v), want only the current entry of the stored item changed", after.History, before.History)
-			}
-		})
-	}
-	m := &memoryConfigs{items: map[string]activeregion.Config{}}
-	if _, err := m.RecordVisibility(context.Background(), "missing", activeregion.Visibility{Epoch: 1}); !errors.Is(err, activeregion.ErrNotFound) {
-		t.Errorf("missing stream: got %v, want activeregion.ErrNotFound", err)
-	}
-}
-
-type noCheckpoints struct{}
-
-func (noCheckpoints) Load(context.Context, string, string) ([]checkpoint.Checkpoint, error) {
-	return nil, nil
 }

@@ -7,19 +7,8 @@ import (
 
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
 	"github.com/kinesis-crr/kinesis-crr/pkg/translate"
 )
-
-// TrailLoader reads a Region's trails of sync points of a stream (the trail
-// items of the checkpoint table), as checkpoint.Store.LoadTrails does. A
-// checkpoint loader that is one too (checkpoint.Store, checkpointtest.Store)
-// gives the report its consumerPositions.
-type TrailLoader interface {
-	LoadTrails(ctx context.Context, stream, region string) ([]checkpoint.Trail, error)
-}
-
-var _ TrailLoader = (*checkpoint.Store)(nil)
 
 // ConsumerPosition is where a consumer that had caught up with the old
 // Region's checkpoints starts one shard of the stream in the new Region: the
@@ -47,10 +36,6 @@ func (inv *invocation) consumerPositions(cross context.Context, n *notes, sr *St
 	fail := func(format string, args ...any) {
 		n.warn("%s: consumerPositions are left out: %s", name, fmt.Sprintf(format, args...))
 	}
-	if inv.h.trails == nil {
-		fail("the checkpoint store cannot read sync points")
-		return
-	}
 	if err := cross.Err(); err != nil {
 		fail("the cross-Region deadline has passed (%v)", err)
 		return
@@ -65,7 +50,7 @@ func (inv *invocation) consumerPositions(cross context.Context, n *notes, sr *St
 		}
 		positions = append(positions, p)
 	}
-	trails, err := inv.h.trails.LoadTrails(cross, name, from.region)
+	trails, err := inv.h.checkpoints.LoadTrails(cross, name, from.region)
 	if err != nil {
 		fail("the sync points of %s could not be read: %v", from.region, err)
 		return

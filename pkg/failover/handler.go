@@ -49,12 +49,15 @@ type ConfigStore interface {
 	RecordVisibility(ctx context.Context, stream string, v activeregion.Visibility) (bool, error)
 }
 
-// CheckpointLoader reads a stream's checkpoints, one per shard. Load keeps
-// the contract of checkpoint.Store.Load (checkpointtest.RunStoreContract
-// checks every implementation): region's items only, sorted by shard id, an
-// empty slice when there are none, and a malformed item fails the load.
+// CheckpointLoader reads a stream's checkpoints, one per shard, and its
+// trails of sync points, which give the report its consumerPositions. Each
+// method keeps the contract of checkpoint.Store's of the same name
+// (checkpointtest.RunStoreContract checks every implementation): Load
+// reads region's items only, sorted by shard id, an empty slice when there
+// are none, and a malformed item fails the load.
 type CheckpointLoader interface {
 	Load(ctx context.Context, stream, region string) ([]checkpoint.Checkpoint, error)
+	LoadTrails(ctx context.Context, stream, region string) ([]checkpoint.Trail, error)
 }
 
 // DynamoDBAPI is the DynamoDB client both stores are built on.
@@ -86,8 +89,6 @@ type Handler struct {
 	settings    Settings
 	configs     ConfigStore
 	checkpoints CheckpointLoader
-	// trails is checkpoints when it reads sync points too, else nil.
-	trails      TrailLoader
 	concurrency map[string]ConcurrencyAPI
 	kinesis     map[string]ListShardsAPI
 	log         *slog.Logger
@@ -157,12 +158,10 @@ func NewHandler(s Settings, c Clients, opts ...Option) *Handler {
 	if o.checkpoints == nil {
 		o.checkpoints = checkpoint.NewStore(c.DynamoDB, s.CheckpointTable)
 	}
-	trails, _ := o.checkpoints.(TrailLoader)
 	return &Handler{
 		settings:    s,
 		configs:     o.configs,
 		checkpoints: o.checkpoints,
-		trails:      trails,
 		concurrency: c.Concurrency,
 		kinesis:     c.Kinesis,
 		log:         o.log,

@@ -30,6 +30,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/localdeploy"
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 	"github.com/kinesis-crr/kinesis-crr/pkg/operator"
+	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/promisecheck"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
 	"github.com/kinesis-crr/kinesis-crr/pkg/verify"
@@ -179,7 +180,7 @@ func (d *deployment) failOver(ctx context.Context, t *testing.T, to string, epoc
 		if time.Now().After(deadline) {
 			t.Fatalf("failover to %s not accepted within a minute: %s%s", to, stdout, stderr)
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := pause.For(ctx, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +210,7 @@ func (d *deployment) caughtUp(ctx context.Context, t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the mappings did not catch up within a minute")
 		}
-		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+		if err := pause.For(ctx, 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -218,22 +219,6 @@ func (d *deployment) caughtUp(ctx context.Context, t *testing.T) {
 func count(ctx context.Context, client *kinesis.Client, stream string) (int, error) {
 	recs, err := promisecheck.ReadStream(ctx, client, stream)
 	return len(recs), err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	if d := time.Until(t); d > 0 {
-		return sleep(ctx, d)
-	}
-	return nil
 }
 
 // TestTheOperatorCLIRunsTheRunbookAgainstALocalDeployment is the story an
@@ -314,7 +299,7 @@ func TestTheOperatorCLIRunsTheRunbookAgainstALocalDeployment(t *testing.T) {
 	if code, stdout, _ := d.kdscrr(t, "failover", "--to", east1, "--streams", orders, "--expected-epoch", "1"); code != operator.ExitNotAsked || !strings.Contains(stdout, "staleEpoch:") {
 		t.Errorf("a failback at a stale epoch: exit %d, want %d\n%s", code, operator.ExitNotAsked, stdout)
 	}
-	if err := sleepUntil(ctx, *st.ProducersMayStartAt); err != nil {
+	if err := pause.For(ctx, time.Until(*st.ProducersMayStartAt)); err != nil {
 		t.Fatal(err)
 	}
 	resent, err := d.task.Resend(ctx, east2, d.world.KinesisClient(east2, east2), st.ResumeFrom)
@@ -331,7 +316,7 @@ func TestTheOperatorCLIRunsTheRunbookAgainstALocalDeployment(t *testing.T) {
 
 	// Fail back: the same command, once the switch has settled.
 	if st.SettledAt != nil {
-		if err := sleepUntil(ctx, *st.SettledAt); err != nil {
+		if err := pause.For(ctx, time.Until(*st.SettledAt)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -341,7 +326,7 @@ func TestTheOperatorCLIRunsTheRunbookAgainstALocalDeployment(t *testing.T) {
 		t.Fatalf("failback: %+v", bst)
 	}
 	t.Logf("failback through the binary: %v round trip", took.Round(time.Millisecond))
-	if err := sleepUntil(ctx, *bst.ProducersMayStartAt); err != nil {
+	if err := pause.For(ctx, time.Until(*bst.ProducersMayStartAt)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.task.Resend(ctx, east1, d.world.KinesisClient(east1, east1), bst.ResumeFrom); err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/kinesis-crr/kinesis-crr/pkg/localworld"
 	"github.com/kinesis-crr/kinesis-crr/pkg/operator"
 	"github.com/kinesis-crr/kinesis-crr/pkg/replicator"
+	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 	"github.com/kinesis-crr/kinesis-crr/pkg/translate"
 )
 
@@ -291,27 +292,17 @@ func waitFor(ctx context.Context, t *testing.T, what string, ok func() bool) {
 // count reads every record of the stream.
 func count(ctx context.Context, t *testing.T, kin *kinesis.Client) int {
 	t.Helper()
-	shards, err := kin.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	shards, err := streamread.Shards(ctx, kin, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, sh := range shards.Shards {
-		it, err := kin.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: "TRIM_HORIZON"})
-		if err != nil {
+	for _, sh := range shards {
+		if _, err := streamread.Shard(ctx, kin, stream, aws.ToString(sh.ShardId), streamread.Window{}, func(streamread.Record) error {
+			n++
+			return nil
+		}); err != nil {
 			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			out, err := kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += len(out.Records)
-			if len(out.Records) == 0 {
-				break
-			}
-			iter = out.NextShardIterator
 		}
 	}
 	return n

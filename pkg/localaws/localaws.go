@@ -23,6 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
 
+// AccountID is the account of every local ARN, the one the emulators put
+// in theirs.
+const AccountID = "000000000000"
+
 // HowToInstall is the hint every "emulator missing" error carries.
 const HowToInstall = "run `npm ci` at the repository root (scripts/test.sh and scripts/demo.sh do it for you); Node.js 20 or later must be on PATH"
 

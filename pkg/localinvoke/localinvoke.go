@@ -31,16 +31,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 )
 
 // HandlerFunc is one function: the invocation's payload in, its response
 // out, as lambda.Handler's Invoke has them. ctx ends when the caller gives
 // up or the server closes.
 type HandlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
-
-// Account is the account id of the ARNs the server makes up (the invoked
-// function's ARN in the handler's lambdacontext, error messages).
-const Account = "000000000000"
 
 // MaxPayload is Lambda's limit on a synchronous invocation's request
 // payload (6 MB).
@@ -239,7 +237,7 @@ func (s *Server) arn(name, qualifier string) string {
 	if strings.HasPrefix(name, "arn:") {
 		return name
 	}
-	arn := "arn:aws:lambda:" + s.region + ":" + Account + ":function:" + name
+	arn := "arn:aws:lambda:" + s.region + ":" + localaws.AccountID + ":function:" + name
 	if qualifier != "" {
 		arn += ":" + qualifier
 	}

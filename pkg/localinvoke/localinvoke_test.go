@@ -119,7 +119,7 @@ func TestInvokeAnswersAsLambdaDoes(t *testing.T) {
 			}
 		})
 	}
-	if want := "arn:aws:lambda:" + region + ":" + Account + ":function:echo"; seen.InvokedFunctionArn != want || seen.AwsRequestID == "" {
+	if want := "arn:aws:lambda:" + region + ":" + localaws.AccountID + ":function:echo"; seen.InvokedFunctionArn != want || seen.AwsRequestID == "" {
 		t.Errorf("got lambdacontext %+v, want the function's ARN %s and a request id", seen, want)
 	}
 }
@@ -131,7 +131,7 @@ func TestTheNotFoundMessageNamesTheFunction(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Fatalf("got %v, want ResourceNotFoundException", err)
 	}
-	if want := "Function not found: arn:aws:lambda:us-east-1:" + Account + ":function:kds-crr-failover"; aws.ToString(nf.Message) != want || aws.ToString(nf.Type) != "User" {
+	if want := "Function not found: arn:aws:lambda:us-east-1:" + localaws.AccountID + ":function:kds-crr-failover"; aws.ToString(nf.Message) != want || aws.ToString(nf.Type) != "User" {
 		t.Errorf("got message %q, type %q, want %q and User", aws.ToString(nf.Message), aws.ToString(nf.Type), want)
 	}
 }

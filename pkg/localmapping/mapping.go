@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kinesis-crr/kinesis-crr/pkg/localaws"
 	"github.com/kinesis-crr/kinesis-crr/pkg/pause"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 )
@@ -43,9 +44,6 @@ type KinesisReadAPI interface {
 }
 
 var _ KinesisReadAPI = (*kinesis.Client)(nil)
-
-// AccountID is the account every local ARN carries, the one emulators use.
-const AccountID = "000000000000"
 
 // Options tune a mapping. The zero value is usable: each zero field takes
 // the default named on it.
@@ -162,7 +160,7 @@ func New(client KinesisReadAPI, streamName, region string, h HandlerFunc, opts O
 
 // StreamARN is the ARN Lambda puts in eventSourceARN for a stream.
 func StreamARN(region, streamName string) string {
-	return "arn:aws:kinesis:" + region + ":" + AccountID + ":stream/" + streamName
+	return "arn:aws:kinesis:" + region + ":" + localaws.AccountID + ":stream/" + streamName
 }
 
 // Stats returns the counters so far; safe to call while Run runs.
@@ -368,7 +366,7 @@ func (m *Mapping) invoke(ctx context.Context, shard string, batch []types.Record
 	defer cancel()
 	ictx = lambdacontext.NewContext(ictx, &lambdacontext.LambdaContext{
 		AwsRequestID:       fmt.Sprintf("local-%s-%s-%08d", m.region, shard, n),
-		InvokedFunctionArn: "arn:aws:lambda:" + m.region + ":" + AccountID + ":function:" + m.opts.FunctionName,
+		InvokedFunctionArn: "arn:aws:lambda:" + m.region + ":" + localaws.AccountID + ":function:" + m.opts.FunctionName,
 	})
 	resp, err := m.handler(ictx, ev)
 	if err != nil {
@@ -453,7 +451,7 @@ func (m *Mapping) event(shard string, batch []types.Record) ([]byte, error) {
 		w.EventVersion = "1.0"
 		w.EventID = shard + ":" + seq
 		w.EventName = "aws:kinesis:record"
-		w.InvokeIdentityArn = "arn:aws:iam::" + AccountID + ":role/" + m.opts.FunctionName
+		w.InvokeIdentityArn = "arn:aws:iam::" + localaws.AccountID + ":role/" + m.opts.FunctionName
 		w.AwsRegion = m.region
 		w.EventSourceARN = m.streamARN
 	}

@@ -269,11 +269,8 @@ func (l *writeLimiter) admit(s *streamShards, shard string, size int) bool {
 
 // throttleMessage is Kinesis's message for an entry over its shard's limit.
 func throttleMessage(shard, stream string) string {
-	return fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", shard, stream, accountID)
+	return fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", shard, stream, localaws.AccountID)
 }
-
-// accountID is the account the emulators put in every ARN.
-const accountID = "000000000000"
 
 // putEntry is one PutRecords entry (or a PutRecord request) as far as the
 // limiter reads it; raw is passed on unchanged.

@@ -17,7 +17,6 @@ for tool in go node; do
     exit 1
   fi
 done
-if [[ ! -d node_modules/kinesalite ]]; then
-  bash scripts/npm-install.sh
-fi
+# Installs once per lockfile change, as demo.sh and test.sh do.
+bash scripts/npm-install.sh
 exec go run ./scripts/bench "$@"

@@ -344,7 +344,6 @@ func runScenario(ctx context.Context, w *localworld.World, o options, sc scenari
 	d.Close()
 	after := w.KinesisStats(target)
 	tableWrites := w.DynamoDBWrites(source) - writesBefore
-	_ = w.SetKinesisFaults(target, localworld.Faults{})
 
 	r, err := measure(ctx, w, stream, prod, sc.backlog > 0)
 	if err != nil {

@@ -3,6 +3,8 @@ package operator
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/lag"
 )
@@ -39,7 +41,7 @@ func runLag(ctx context.Context, c *cli, args []string) int {
 		return c.fail(err)
 	}
 	out := LagOutput{Streams: []lag.Stream{}, Warnings: append([]string{}, warnings...)}
-	for _, name := range streamNames(cfgs) {
+	for _, name := range slices.Sorted(maps.Keys(cfgs)) {
 		cfg := cfgs[name]
 		source := cfg.ActiveRegion
 		cps, w, err := c.checkpoints(ctx, s, name, source)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -132,16 +131,6 @@ func fromReplicas[T any](ctx context.Context, c *cli, s setup, stream, region, w
 	}
 	var zero T
 	return zero, nil, errors.Join(errs...)
-}
-
-// streamNames returns the config's streams, sorted.
-func streamNames(cfgs map[string]activeregion.Config) []string {
-	names := make([]string, 0, len(cfgs))
-	for n := range cfgs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // oneOrAll is the streams a --stream flag names: that one, or (empty) all.

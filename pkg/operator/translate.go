@@ -13,6 +13,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kinesis-crr/kinesis-crr/pkg/checkpoint"
+	"github.com/kinesis-crr/kinesis-crr/pkg/lag"
 	"github.com/kinesis-crr/kinesis-crr/pkg/streamread"
 	"github.com/kinesis-crr/kinesis-crr/pkg/translate"
 )
@@ -53,7 +54,7 @@ func runTranslate(ctx context.Context, c *cli, args []string) int {
 	schema := fs.String("kcl-schema", "", "the lease table's schema, java or vmware (default: detected)")
 	writeTable := fs.String("write-lease-table", "", "write a lease table in --to that a KCL application started with that name resumes from")
 	overwrite := fs.Bool("overwrite", false, "with --write-lease-table: write into an existing table that has items")
-	maxScan := fs.Int("max-scan", 100000, "at most this many records read per shard to count re-reads")
+	maxScan := fs.Int("max-scan", lag.DefaultMaxScan, "at most this many records read per shard to count re-reads")
 	if st := c.parse(fs, args); st != nil {
 		return *st
 	}
@@ -310,7 +311,7 @@ func writeLeases(ctx context.Context, s setup, region, table, schema string, res
 			checkpoint = translate.SentinelTrimHorizon
 		case translate.AtTimestamp:
 			checkpoint = translate.SentinelAtTimestamp
-			warnings = append(warnings, fmt.Sprintf("lease %s starts AT_TIMESTAMP: start the application with its initial position AT_TIMESTAMP %s (the lease holds no time)", p.TargetShardID, p.Timestamp.Format("2006-01-02T15:04:05.000Z")))
+			warnings = append(warnings, fmt.Sprintf("lease %s starts AT_TIMESTAMP: start the application with its initial position AT_TIMESTAMP %s (the lease holds no time)", p.TargetShardID, stamp(p.Timestamp)))
 		}
 		if schema == schemaJava {
 			item["checkpoint"] = &ddbtypes.AttributeValueMemberS{Value: checkpoint}

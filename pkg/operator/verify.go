@@ -3,6 +3,8 @@ package operator
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +64,7 @@ func runVerify(ctx context.Context, c *cli, args []string) int {
 	}
 	out := VerifyOutput{Streams: []verify.Report{}, Warnings: append([]string{}, warnings...)}
 	progress := c.progress()
-	for _, name := range streamNames(cfgs) {
+	for _, name := range slices.Sorted(maps.Keys(cfgs)) {
 		var regions [2]verify.Region
 		for i, r := range s.deployment.regions {
 			cps, w, err := c.checkpoints(ctx, s, name, r)

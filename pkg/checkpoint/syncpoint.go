@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -236,34 +237,42 @@ func TrailBytes(points []SyncPoint) int {
 
 // AppendToTrail returns trail with p added and p's targets completed from
 // the newest earlier point (each target shard's highest sequence number so
-// far), thinned at now. A point not after the newest one adds nothing: the
-// trail only grows forward, as the checkpoint does.
-func AppendToTrail(trail []SyncPoint, p SyncPoint, now time.Time) []SyncPoint {
+// far), thinned at now, its times in UTC as a round trip through the table
+// gives them back; added says p added something. A point not after the
+// newest one adds nothing: the trail only grows forward, as the checkpoint
+// does.
+func AppendToTrail(trail []SyncPoint, p SyncPoint, now time.Time) (points []SyncPoint, added bool) {
 	trail = Thin(trail, now)
 	if len(trail) > 0 {
 		newest := trail[len(trail)-1]
 		if compareSyncPoints(p, newest) <= 0 {
-			return trail
+			return utcPoints(trail), false
 		}
-		targets := make(map[string]string, len(newest.Targets)+len(p.Targets))
-		for shard, seq := range newest.Targets {
-			targets[shard] = seq
+		targets := maps.Clone(newest.Targets)
+		if targets == nil {
+			targets = make(map[string]string, len(p.Targets))
 		}
 		for shard, seq := range p.Targets {
-			if old, ok := targets[shard]; ok {
-				if c, err := CompareSequenceNumbers(seq, old); err != nil || c < 0 {
-					continue
-				}
-			}
-			targets[shard] = seq
+			RaiseTarget(targets, shard, seq)
 		}
 		p.Targets = targets
 	}
-	return Thin(append(slices.Clone(trail), p), now)
+	return utcPoints(Thin(append(slices.Clone(trail), p), now)), true
 }
 
-// utcPoints returns points with their times in UTC, as a round trip through the
-// table gives them back.
+// RaiseTarget sets targets[shard] to seq unless it holds a higher sequence
+// number already: a point's target is the highest copy so far on that
+// target shard. A number that cannot be compared leaves the old one.
+func RaiseTarget(targets map[string]string, shard, seq string) {
+	if old, ok := targets[shard]; ok {
+		if c, err := CompareSequenceNumbers(seq, old); err != nil || c < 0 {
+			return
+		}
+	}
+	targets[shard] = seq
+}
+
+// utcPoints returns points with their times in UTC.
 func utcPoints(points []SyncPoint) []SyncPoint {
 	if points == nil {
 		return nil
@@ -274,13 +283,4 @@ func utcPoints(points []SyncPoint) []SyncPoint {
 		out[i] = p
 	}
 	return out
-}
-
-// UTCPoints is utcPoints, for the in-memory double.
-func UTCPoints(points []SyncPoint) []SyncPoint { return utcPoints(points) }
-
-// newestAfter reports whether p is after the newest point of trail (sorted
-// oldest first), that is, whether appending it adds anything.
-func newestAfter(trail []SyncPoint, p SyncPoint) bool {
-	return len(trail) == 0 || compareSyncPoints(p, trail[len(trail)-1]) > 0
 }

@@ -71,7 +71,7 @@ func TestATrailAppendedForAYearStaysWithinItsBound(t *testing.T) {
 	}{{5 * time.Second, 2000}, {time.Minute, 3000}, {time.Hour, 2000}, {24 * time.Hour, 400}, {5 * time.Second, 100}} {
 		for range phase.n {
 			at, seq = at.Add(phase.step), seq+1
-			trail = AppendToTrail(trail, SyncPoint{SequenceNumber: fmt.Sprint(seq), Arrival: at,
+			trail, _ = AppendToTrail(trail, SyncPoint{SequenceNumber: fmt.Sprint(seq), Arrival: at,
 				Targets: map[string]string{"shardId-000000000001": fmt.Sprint(seq * 11)}}, at)
 			most = max(most, len(trail))
 			if b := TrailBytes(trail); b > MaxTrailBytes {
@@ -123,9 +123,9 @@ func TestAppendToTrailCarriesTargetsForwardAndOnlyGrowsForward(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := AppendToTrail([]SyncPoint{first}, tt.p, t0.Add(10*time.Second))
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
+			got, added := AppendToTrail([]SyncPoint{first}, tt.p, t0.Add(10*time.Second))
+			if !reflect.DeepEqual(got, tt.want) || added != (len(tt.want) > 1) {
+				t.Errorf("got %+v (added %t), want %+v", got, added, tt.want)
 			}
 		})
 	}

@@ -132,11 +132,12 @@ func (s *Store) AppendSyncPoint(ctx context.Context, stream, region, shard strin
 				return fmt.Errorf("append a sync point to stream %s shard %s of %s: %w", stream, shard, region, err)
 			}
 		}
-		if !newestAfter(tr.Points, p) {
+		points, added := AppendToTrail(tr.Points, p, p.Arrival)
+		if !added {
 			return nil
 		}
 		next := Trail{StreamName: stream, SourceRegion: region, ShardID: shard,
-			Points: utcPoints(AppendToTrail(tr.Points, p, p.Arrival)), Rev: tr.Rev + 1, UpdatedAt: p.Arrival.UTC()}
+			Points: points, Rev: tr.Rev + 1, UpdatedAt: p.Arrival.UTC()}
 		lost, err := s.putTrail(ctx, key, next, tr.Rev)
 		if err != nil {
 			s.forget(key)

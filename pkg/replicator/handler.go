@@ -707,12 +707,7 @@ func (h *Handler) syncPointDue(stream string, records []sourceRecord, outcome []
 		if r.shardID != shard || o == nil || !o.Written || o.TargetShardID == "" || o.TargetSequenceNumber == "" {
 			continue
 		}
-		if old, seen := p.Targets[o.TargetShardID]; seen {
-			if c, err := checkpoint.CompareSequenceNumbers(o.TargetSequenceNumber, old); err != nil || c <= 0 {
-				continue
-			}
-		}
-		p.Targets[o.TargetShardID] = o.TargetSequenceNumber
+		checkpoint.RaiseTarget(p.Targets, o.TargetShardID, o.TargetSequenceNumber)
 	}
 	if p.Validate() != nil {
 		// An emulator's or a future sequence number form the trail

@@ -559,7 +559,7 @@ func testTrailFold(t *testing.T, b Backend) {
 		for range n {
 			at, seq = at.Add(d), seq+7
 			p := point(fmt.Sprint(seq), at.In(time.FixedZone("CET", 3600)), fmt.Sprint(seq*3))
-			want = checkpoint.AppendToTrail(want, p, at)
+			want, _ = checkpoint.AppendToTrail(want, p, at)
 			mustAppend(t, b.Trails, "us-east-1", shard, p)
 		}
 	}
@@ -593,7 +593,7 @@ func testTrailTwoWriters(t *testing.T, b Backend) {
 	for i, w := range []TrailContract{b.Trails, b.OtherTrails, b.Trails, b.OtherTrails, b.OtherTrails, b.Trails} {
 		at := t0.Add(time.Duration(i) * 10 * time.Second)
 		p := point(fmt.Sprint(100+i), at, fmt.Sprint(5000+i))
-		want = checkpoint.AppendToTrail(want, p, at)
+		want, _ = checkpoint.AppendToTrail(want, p, at)
 		mustAppend(t, w, "us-east-1", shard, p)
 	}
 	sameTrail(t, trailOf(t, b.Trails, shard), want)

@@ -195,13 +195,9 @@ func (s *Store) AppendSyncPoint(_ context.Context, stream, region, shard string,
 	key := itemKey{stream, checkpoint.TrailKey(region, shard)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	trail := s.trails[key]
-	if n := len(trail); n > 0 {
-		if c, _ := checkpoint.CompareSequenceNumbers(p.SequenceNumber, trail[n-1].SequenceNumber); c <= 0 {
-			return nil
-		}
+	if points, added := checkpoint.AppendToTrail(s.trails[key], p, p.Arrival); added {
+		s.trails[key] = points
 	}
-	s.trails[key] = checkpoint.UTCPoints(checkpoint.AppendToTrail(trail, p, p.Arrival))
 	return nil
 }
 

@@ -87,11 +87,7 @@ func runFailover(ctx context.Context, c *cli, args []string) int {
 		return ExitError
 	}
 	took := c.env.Now().Sub(start)
-	if s.json {
-		if st := c.writeJSON(rep); st != ExitOK {
-			return st
-		}
-	} else if st := c.writeTable(func(w *tableWriter) { w.failoverReport(*to, rep, took) }); st != ExitOK {
+	if st := c.output(s, rep, func(w *tableWriter) { w.failoverReport(*to, rep, took) }); st != ExitOK {
 		return st
 	}
 	for _, st := range rep.Streams {

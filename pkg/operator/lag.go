@@ -61,10 +61,7 @@ func runLag(ctx context.Context, c *cli, args []string) int {
 		st.Warnings = append(st.Warnings, w...)
 		out.Streams = append(out.Streams, st)
 	}
-	if s.json {
-		return c.writeJSON(out)
-	}
-	return c.writeTable(func(w *tableWriter) {
+	return c.output(s, out, func(w *tableWriter) {
 		w.lagReport(out.Streams)
 		w.warnings(out.Warnings)
 	})

@@ -63,16 +63,9 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 		if msg, failed := out.Unreachable[*region]; failed {
 			return c.fail(fmt.Errorf("status in %s: %s", *region, msg))
 		}
-		if s.json {
-			return c.writeJSON(out.Reports[*region])
-		}
-		return c.writeTable(func(w *tableWriter) { w.statusReport(*region, out.Reports[*region]) })
+		return c.output(s, out.Reports[*region], func(w *tableWriter) { w.statusReport(*region, out.Reports[*region]) })
 	}
-	if s.json {
-		if st := c.writeJSON(out); st != ExitOK {
-			return st
-		}
-	} else if st := c.writeTable(func(w *tableWriter) {
+	if st := c.output(s, out, func(w *tableWriter) {
 		for _, r := range regions {
 			if rep, ok := out.Reports[r]; ok {
 				w.statusReport(r, rep)
@@ -90,6 +83,15 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 		return c.fail(fmt.Errorf("no Region answered (%s)", strings.Join(regions, ", ")))
 	}
 	return ExitOK
+}
+
+// output prints v as JSON with --output json, else the table fill
+// renders.
+func (c *cli) output(s setup, v any, fill func(*tableWriter)) int {
+	if s.json {
+		return c.writeJSON(v)
+	}
+	return c.writeTable(fill)
 }
 
 // writeJSON prints v indented, as scripts read it.

@@ -148,10 +148,7 @@ func runTranslate(ctx context.Context, c *cli, args []string) int {
 		res.Warnings = append(res.Warnings, w...)
 		fmt.Fprintf(c.env.Stderr, "%s: wrote %d leases (%s schema) to %s in %s\n", c.name, n, detected, *writeTable, *to)
 	}
-	if s.json {
-		return c.writeJSON(res)
-	}
-	return c.writeTable(func(w *tableWriter) {
+	return c.output(s, res, func(w *tableWriter) {
 		w.translateReport(*stream, *from, *to, res)
 		w.warnings(res.Warnings)
 	})

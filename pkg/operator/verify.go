@@ -93,16 +93,10 @@ func runVerify(ctx context.Context, c *cli, args []string) int {
 			st = ExitNotAsked
 		}
 	}
-	var w int
-	if s.json {
-		w = c.writeJSON(out)
-	} else {
-		w = c.writeTable(func(w *tableWriter) {
-			w.verifyReport(out.Streams)
-			w.warnings(out.Warnings)
-		})
-	}
-	if w != ExitOK {
+	if w := c.output(s, out, func(w *tableWriter) {
+		w.verifyReport(out.Streams)
+		w.warnings(out.Warnings)
+	}); w != ExitOK {
 		return w
 	}
 	return st
